@@ -1,0 +1,100 @@
+// Package booking holds Staylock's domain types and its pure booking rules:
+// nights, stays, calendars, availability, holds, restrictions and prices.
+// It imports only the standard library and does no I/O.
+package booking
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Code is a stable, machine-readable error code of the public API.
+type Code string
+
+// The error codes of the API contract. The HTTP status of each lives in one
+// table in the gateway.
+const (
+	CodeInvalid              Code = "invalid_request"
+	CodeUnauthorized         Code = "unauthorized"
+	CodeForbidden            Code = "forbidden"
+	CodeNotFound             Code = "not_found"
+	CodeSoldOut              Code = "sold_out"
+	CodeRestricted           Code = "restricted"
+	CodeConflict             Code = "conflict"
+	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
+	CodePayloadTooLarge      Code = "payload_too_large"
+	CodeRateLimited          Code = "rate_limited"
+	CodeMaintenance          Code = "maintenance"
+	CodeUnavailable          Code = "unavailable"
+	CodeInternal             Code = "internal"
+)
+
+// Error is the one error type that crosses package boundaries with a code.
+type Error struct {
+	Code    Code           `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Errorf builds an *Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err, or CodeInternal when err carries none.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// FieldErrors collects validation problems by field path, so one response can
+// name every bad field at once.
+type FieldErrors map[string]string
+
+// Add records a problem with field, keeping the first message per field.
+func (f FieldErrors) Add(field, msg string) {
+	if _, ok := f[field]; !ok {
+		f[field] = msg
+	}
+}
+
+// Err returns nil when empty, else an invalid_request error naming every field.
+func (f FieldErrors) Err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(f))
+	for k := range f {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	msg := "invalid field " + names[0]
+	if len(names) > 1 {
+		msg = fmt.Sprintf("%d invalid fields, first %s", len(names), names[0])
+	}
+	msg += ": " + f[names[0]]
+	fields := make(map[string]string, len(f))
+	for k, v := range f {
+		fields[k] = v
+	}
+	return &Error{Code: CodeInvalid, Message: msg, Details: map[string]any{"fields": fields}}
+}
+
+// SoldOut is the error for a stay that does not fit on some nights.
+func SoldOut(roomType string, nights []Date) *Error {
+	names := make([]string, len(nights))
+	for i, n := range nights {
+		names[i] = n.String()
+	}
+	return &Error{
+		Code:    CodeSoldOut,
+		Message: fmt.Sprintf("not enough %s rooms on %d night(s)", roomType, len(nights)),
+		Details: map[string]any{"room_type": roomType, "nights": names},
+	}
+}

@@ -1,0 +1,168 @@
+// Package persistence is Staylock's storage: the Store contract and its two
+// implementations, Postgres (pgx) and an embedded SQLite file, with the
+// migrations both run (embedded SQL, goose).
+//
+// Everything one actor decision writes goes into one transaction
+// (CommitBatch): journal events fenced by (actor_id, seq), the snapshot,
+// reservation rows, hold rows, the room type row and idempotency records.
+package persistence
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/staylock/staylock/booking"
+)
+
+// Errors every Store returns, so callers can tell them apart with errors.Is.
+var (
+	// ErrNotFound: no such row (in this tenant).
+	ErrNotFound = errors.New("not found")
+	// ErrFenced: another activation of the actor committed this seq first.
+	// Nothing of the batch was written; the caller's state is stale.
+	ErrFenced = errors.New("actor fenced: journal sequence already taken")
+	// ErrIdempotencyTaken: a completed idempotency record with this key
+	// exists already. Nothing of the batch was written.
+	ErrIdempotencyTaken = errors.New("idempotency key already completed")
+	// ErrMaybeCommitted: the outcome of COMMIT is unknown (connection lost
+	// during it). Reload to learn what happened; never guess.
+	ErrMaybeCommitted = errors.New("commit outcome unknown")
+)
+
+// APIKey is a stored key; only the SHA-256 of the secret is kept.
+type APIKey struct {
+	ID        string       `json:"id"`
+	Tenant    string       `json:"tenant"`
+	Role      booking.Role `json:"role"`
+	Name      string       `json:"name"`
+	Hash      []byte       `json:"-"`
+	CreatedAt time.Time    `json:"created_at"`
+	RevokedAt *time.Time   `json:"revoked_at,omitempty"`
+}
+
+// JournalEvent is one stored event of an actor.
+type JournalEvent struct {
+	Seq  int64
+	Data []byte // JSON of booking.Event
+	At   time.Time
+}
+
+// ActorState is what an actor loads at activation: its latest snapshot (nil
+// when none) and every event after it, in seq order.
+type ActorState struct {
+	Snapshot    []byte // JSON of booking.Inventory, nil when none
+	SnapshotSeq int64
+	Events      []JournalEvent
+}
+
+// HoldRow is one room type's part of a hold, so that a hold id can be found
+// and released without knowing its room types.
+type HoldRow struct {
+	Tenant    string
+	ID        string
+	Property  string
+	RoomType  string
+	ExpiresAt time.Time
+}
+
+// IdempotencyRecord is the stored outcome of a request sent with an
+// Idempotency-Key. Status 0 means "in flight" (claimed, no outcome yet).
+type IdempotencyRecord struct {
+	Tenant      string
+	Key         string
+	RequestHash string
+	Status      int
+	Body        []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// Batch is everything one group commit of one actor writes, atomically.
+type Batch struct {
+	ActorID string // tenant/property/room_type
+	// Events get seqs FirstSeq, FirstSeq+1, …; FirstSeq-1 must be the last
+	// stored seq of the actor, else ErrFenced.
+	FirstSeq int64
+	Events   [][]byte
+	At       time.Time
+	// Snapshot, when set, is the state after the last event (seq = last).
+	Snapshot []byte
+	RoomType *booking.RoomType
+	// Reservations are upserted by id (full rows).
+	Reservations []booking.Reservation
+	// PutHolds are inserted; DeleteHolds are removed by (tenant, id, room type).
+	PutHolds    []HoldRow
+	DeleteHolds []HoldRow
+	// Idempotency records are completed: inserted, or an in-flight record
+	// with the same key and request hash is updated. A completed record with
+	// the same key makes the whole batch fail with ErrIdempotencyTaken.
+	Idempotency []IdempotencyRecord
+}
+
+// ReservationFilter narrows ListReservations. Zero fields do not filter.
+type ReservationFilter struct {
+	Status      string
+	ArrivalFrom booking.Date // inclusive, 0 = none
+	ArrivalTo   booking.Date // exclusive, 0 = none
+	ExternalRef string
+	Limit       int    // 1..500
+	Cursor      string // opaque, from the previous page
+}
+
+// Store is the storage contract. Implementations: Postgres and SQLite; both
+// pass the same contract suite (persistence/storetest).
+type Store interface {
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+
+	// EnsureTenant creates tenant id if new; created tells which.
+	EnsureTenant(ctx context.Context, id string) (created bool, err error)
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	// APIKeyByHash finds an unrevoked key; ErrNotFound otherwise.
+	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	// RevokeAPIKey marks a key revoked; ErrNotFound for an unknown id.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+
+	// PutProperty inserts or updates a property (keeps CreatedAt on update).
+	PutProperty(ctx context.Context, p booking.Property) (stored booking.Property, created bool, err error)
+	GetProperty(ctx context.Context, tenant, id string) (booking.Property, error)
+	ListProperties(ctx context.Context, tenant string) ([]booking.Property, error)
+
+	GetRoomType(ctx context.Context, tenant, property, id string) (booking.RoomType, error)
+	ListRoomTypes(ctx context.Context, tenant, property string) ([]booking.RoomType, error)
+
+	// LoadActor returns the snapshot and journal tail of an actor.
+	LoadActor(ctx context.Context, actorID string) (ActorState, error)
+	// CommitBatch writes a batch in one transaction; see Batch.
+	CommitBatch(ctx context.Context, b Batch) error
+	// LastSeq is the highest stored seq of the actor (0 when none).
+	LastSeq(ctx context.Context, actorID string) (int64, error)
+
+	GetReservation(ctx context.Context, tenant, id string) (booking.Reservation, error)
+	// ListReservations pages by (created_at, id); next is "" on the last page.
+	ListReservations(ctx context.Context, tenant, property string, f ReservationFilter) (rs []booking.Reservation, next string, err error)
+
+	// HoldRows lists the parts of hold id; ErrNotFound when there are none.
+	HoldRows(ctx context.Context, tenant, id string) ([]HoldRow, error)
+
+	// GetIdempotency returns the record unless expired; ErrNotFound otherwise.
+	GetIdempotency(ctx context.Context, tenant, key string) (IdempotencyRecord, error)
+	// ClaimIdempotency inserts an in-flight record; claimed is false when a
+	// live record with that key exists (expired ones are replaced).
+	ClaimIdempotency(ctx context.Context, r IdempotencyRecord) (claimed bool, err error)
+	// CompleteIdempotency stores the outcome: it inserts the record, or
+	// completes an in-flight one with the same request hash. It returns
+	// ErrIdempotencyTaken when a completed record exists.
+	CompleteIdempotency(ctx context.Context, r IdempotencyRecord) error
+	// ReleaseIdempotency deletes an in-flight record (after a 5xx).
+	ReleaseIdempotency(ctx context.Context, tenant, key string) error
+	// PurgeIdempotency deletes records expired before now; returns how many.
+	PurgeIdempotency(ctx context.Context, now time.Time) (int64, error)
+
+	// Meta stores small settings such as the maintenance flag.
+	GetMeta(ctx context.Context, key string) (string, error)
+	SetMeta(ctx context.Context, key, value string) error
+}
