@@ -2,7 +2,6 @@ package booking
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -62,7 +61,11 @@ func (inv *Inventory) Clone() *Inventory {
 	for k, v := range inv.Allocations {
 		c.Allocations[k] = slices.Clone(v)
 	}
-	c.Holds = maps.Clone(inv.Holds)
+	c.Holds = make(map[string]HeldStays, len(inv.Holds))
+	for k, h := range inv.Holds {
+		h.Stays = slices.Clone(h.Stays)
+		c.Holds[k] = h
+	}
 	return &c
 }
 

@@ -57,7 +57,9 @@ func (p Property) Validate() error {
 	}
 	if p.Timezone == "" {
 		fe.Add("timezone", "is required, an IANA zone such as Europe/Berlin")
-	} else if _, err := time.LoadLocation(p.Timezone); err != nil {
+	} else if _, err := time.LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {
+		// "Local" loads the server's own zone: not an IANA name, and it
+		// would differ between nodes.
 		fe.Add("timezone", "is not a known IANA time zone")
 	}
 	if !currencyPattern.MatchString(p.Currency) {
