@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/persistence"
+)
+
+// keyCacheTTL is how long a found key is trusted without asking the store:
+// a revoked key stops working within this time on every node.
+const keyCacheTTL = 5 * time.Second
+
+// keyCacheMax bounds the cache; past it, expired entries are swept and, if
+// that is not enough, the cache starts over.
+const keyCacheMax = 10000
+
+// keyLookupTimeout bounds one store lookup of a key.
+const keyLookupTimeout = 5 * time.Second
+
+// keyCache keeps positive key lookups for a short time so that the hot path
+// does not ask the database on every request. Unknown keys are not cached.
+type keyCache struct {
+	store persistence.Store
+	ttl   time.Duration
+	now   func() time.Time
+	group singleflight.Group
+
+	mu      sync.Mutex
+	entries map[[sha256.Size]byte]cachedKey
+}
+
+type cachedKey struct {
+	key   persistence.APIKey
+	until time.Time
+}
+
+func newKeyCache(store persistence.Store, ttl time.Duration) *keyCache {
+	return &keyCache{store: store, ttl: ttl, now: time.Now, entries: map[[sha256.Size]byte]cachedKey{}}
+}
+
+// hashAPIKey is the SHA-256 of the secret, as the store keeps it.
+func hashAPIKey(secret string) [sha256.Size]byte { return sha256.Sum256([]byte(secret)) }
+
+// lookup returns the live key for secret; persistence.ErrNotFound when there
+// is none (unknown or revoked).
+func (k *keyCache) lookup(ctx context.Context, secret string) (persistence.APIKey, error) {
+	h := hashAPIKey(secret)
+	now := k.now()
+	k.mu.Lock()
+	e, ok := k.entries[h]
+	k.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.key, nil
+	}
+	v, err, _ := k.group.Do(string(h[:]), func() (any, error) {
+		// Shared by every caller waiting for this key: not bound to the
+		// first caller's cancellation.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyLookupTimeout)
+		defer cancel()
+		key, err := k.store.APIKeyByHash(ctx, h[:])
+		if err != nil {
+			return persistence.APIKey{}, err
+		}
+		if key.RevokedAt != nil {
+			return persistence.APIKey{}, persistence.ErrNotFound
+		}
+		k.put(h, key)
+		return key, nil
+	})
+	if err != nil {
+		k.mu.Lock()
+		delete(k.entries, h)
+		k.mu.Unlock()
+		return persistence.APIKey{}, err
+	}
+	return v.(persistence.APIKey), nil
+}
+
+func (k *keyCache) put(h [sha256.Size]byte, key persistence.APIKey) {
+	now := k.now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.entries) >= keyCacheMax {
+		for kh, e := range k.entries {
+			if !now.Before(e.until) {
+				delete(k.entries, kh)
+			}
+		}
+		if len(k.entries) >= keyCacheMax {
+			clear(k.entries)
+		}
+	}
+	k.entries[h] = cachedKey{key: key, until: now.Add(k.ttl)}
+}
+
+// authenticate requires a live bearer key and puts it into the context.
+func (s *Server) authenticate(c *gin.Context) {
+	scheme, secret, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+	secret = strings.TrimSpace(secret)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="staylock"`)
+		writeError(c, s.log, s.opts.Debug, booking.Errorf(booking.CodeUnauthorized, "an API key is required: Authorization: Bearer <key>"))
+		return
+	}
+	key, err := s.keys.lookup(c.Request.Context(), secret)
+	if errors.Is(err, persistence.ErrNotFound) {
+		c.Header("WWW-Authenticate", `Bearer realm="staylock", error="invalid_token"`)
+		writeError(c, s.log, s.opts.Debug, booking.Errorf(booking.CodeUnauthorized, "unknown or revoked API key"))
+		return
+	}
+	if err != nil {
+		writeError(c, s.log, s.opts.Debug, err)
+		return
+	}
+	c.Set(ctxAPIKey, key)
+	c.Next()
+}
+
+// apiKeyOf returns the caller's key, when authenticated.
+func apiKeyOf(c *gin.Context) (persistence.APIKey, bool) {
+	v, ok := c.Get(ctxAPIKey)
+	if !ok {
+		return persistence.APIKey{}, false
+	}
+	k, ok := v.(persistence.APIKey)
+	return k, ok
+}
+
+// tenantOf is the caller's tenant; every lookup is scoped by it.
+func tenantOf(c *gin.Context) string {
+	k, _ := apiKeyOf(c)
+	return k.Tenant
+}
+
+// permits reports whether role may use a route needing a.
+func (a access) permits(role booking.Role) bool {
+	switch a {
+	case accessPublic, accessRead:
+		return role == booking.RoleAdmin || role == booking.RoleChannel || role == booking.RoleViewer
+	case accessBook:
+		return role == booking.RoleAdmin || role == booking.RoleChannel
+	case accessAdmin:
+		return role == booking.RoleAdmin
+	}
+	return false
+}
+
+// authorize refuses roles that may not use the route.
+func authorize(a access) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		k, _ := apiKeyOf(c)
+		if !a.permits(k.Role) {
+			c.Abort()
+			e := booking.Errorf(booking.CodeForbidden, "the %s role may not do this", k.Role)
+			c.Data(StatusOf(e.Code), contentTypeJSON, marshalError(e))
+			return
+		}
+		c.Next()
+	}
+}

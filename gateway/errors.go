@@ -1,0 +1,144 @@
+package gateway
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/persistence"
+)
+
+// codeMethodNotAllowed is the gateway's own code for a known path asked with
+// a method it does not serve. It never leaves the gateway as a booking.Error.
+const codeMethodNotAllowed booking.Code = "method_not_allowed"
+
+// statusOf is the one table from an error code to its HTTP status.
+var statusOf = map[booking.Code]int{
+	booking.CodeInvalid:              http.StatusBadRequest,
+	booking.CodeUnauthorized:         http.StatusUnauthorized,
+	booking.CodeForbidden:            http.StatusForbidden,
+	booking.CodeNotFound:             http.StatusNotFound,
+	codeMethodNotAllowed:             http.StatusMethodNotAllowed,
+	booking.CodeSoldOut:              http.StatusConflict,
+	booking.CodeRestricted:           http.StatusConflict,
+	booking.CodeConflict:             http.StatusConflict,
+	booking.CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,
+	booking.CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	booking.CodeRateLimited:          http.StatusTooManyRequests,
+	booking.CodeMaintenance:          http.StatusServiceUnavailable,
+	booking.CodeUnavailable:          http.StatusServiceUnavailable,
+	booking.CodeInternal:             http.StatusInternalServerError,
+}
+
+// StatusOf returns the HTTP status of an error code (500 for an unknown one).
+func StatusOf(code booking.Code) int {
+	if st, ok := statusOf[code]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+// Generic messages for errors whose own text may hold internals.
+const (
+	msgInternal    = "internal error"
+	msgUnavailable = "a dependency is unavailable; nothing was changed"
+)
+
+// apiError turns any error into the *booking.Error the client sees. Errors
+// without a code become unavailable (timeouts, lost connections) or internal;
+// their text is kept only in debug mode. persistence.ErrNotFound becomes
+// not_found.
+func apiError(err error, debug bool) *booking.Error {
+	var be *booking.Error
+	if errors.As(err, &be) {
+		if be.Code == booking.CodeInternal && !debug {
+			return &booking.Error{Code: booking.CodeInternal, Message: msgInternal}
+		}
+		if _, known := statusOf[be.Code]; !known {
+			// A code outside the contract is a bug somewhere; never pass it on.
+			out := &booking.Error{Code: booking.CodeInternal, Message: msgInternal}
+			if debug {
+				out.Message = be.Error()
+			}
+			return out
+		}
+		return be
+	}
+	if errors.Is(err, persistence.ErrNotFound) {
+		return &booking.Error{Code: booking.CodeNotFound, Message: "not found"}
+	}
+	out := &booking.Error{Code: booking.CodeInternal, Message: msgInternal}
+	if isUnavailable(err) {
+		out = &booking.Error{Code: booking.CodeUnavailable, Message: msgUnavailable}
+	}
+	if debug {
+		out.Message = err.Error()
+	}
+	return out
+}
+
+// isUnavailable tells errors that mean "a dependency did not answer".
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, persistence.ErrMaybeCommitted) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return booking.ErrorCode(err) == booking.CodeUnavailable
+}
+
+// errorBody is the one shape of every error response.
+type errorBody struct {
+	Error *booking.Error `json:"error"`
+}
+
+// marshalError returns the JSON body of an error response.
+func marshalError(e *booking.Error) []byte {
+	b, err := json.Marshal(errorBody{Error: e})
+	if err != nil {
+		// Details hold only plain values; this cannot happen, but answer
+		// something well formed if it does.
+		b, _ = json.Marshal(errorBody{Error: &booking.Error{Code: e.Code, Message: e.Message}})
+	}
+	return b
+}
+
+const contentTypeJSON = "application/json; charset=utf-8"
+
+// writeError is the one JSON error writer: it maps err, logs 5xx outcomes
+// with the real error, and aborts the chain.
+func writeError(c *gin.Context, log *zap.Logger, debug bool, err error) {
+	e := apiError(err, debug)
+	status := StatusOf(e.Code)
+	if status >= 500 {
+		log.Error("request failed",
+			zap.String("request_id", requestID(c)),
+			zap.String("route", c.FullPath()),
+			zap.String("code", string(e.Code)),
+			zap.Error(err))
+	}
+	c.Abort()
+	c.Data(status, contentTypeJSON, marshalError(e))
+}
+
+// writeJSON writes v as compact JSON (no trailing newline), the same bytes the
+// engine stores for idempotent replays.
+func writeJSON(c *gin.Context, log *zap.Logger, debug bool, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(c, log, debug, err)
+		return
+	}
+	c.Data(status, contentTypeJSON, b)
+}

@@ -1,0 +1,163 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// checkTimeout bounds each readiness or health check.
+const checkTimeout = 2 * time.Second
+
+// Names of the built-in checks.
+const (
+	checkDatabase = "database"
+	checkActors   = "actors"
+)
+
+// Check and overall statuses.
+const (
+	statusOK       = "ok"
+	statusDegraded = "degraded"
+	statusFailing  = "failing"
+	statusDraining = "draining"
+)
+
+// opsHandler serves /livez, /readyz, /health and /metrics (no key needed).
+type opsHandler struct {
+	server  *Server
+	once    sync.Once
+	promhdl http.Handler
+}
+
+// checkResult is one check in /readyz and /health.
+type checkResult struct {
+	Status    string  `json:"status"`
+	LatencyMS float64 `json:"latency_ms"`
+	Error     string  `json:"error,omitempty"`
+}
+
+type opsResponse struct {
+	Status   string                 `json:"status"`
+	Version  string                 `json:"version,omitempty"`
+	Draining bool                   `json:"draining,omitempty"`
+	Checks   map[string]checkResult `json:"checks,omitempty"`
+}
+
+// livez: 200 while the process runs.
+func (h *opsHandler) livez(c *gin.Context) {
+	writeJSON(c, h.server.log, h.server.opts.Debug, http.StatusOK, opsResponse{Status: statusOK})
+}
+
+// allChecks are the built-in checks and the added ones, database first.
+func (s *Server) allChecks() []namedCheck {
+	s.checksMu.RLock()
+	defer s.checksMu.RUnlock()
+	out := []namedCheck{
+		{name: checkDatabase, check: s.store.Ping},
+		{name: checkActors, check: s.engine.Ready},
+	}
+	return append(out, s.checks...)
+}
+
+// runChecks runs every check at once, each under checkTimeout.
+func (s *Server) runChecks(ctx context.Context) map[string]checkResult {
+	checks := s.allChecks()
+	results := make([]checkResult, len(checks))
+	var wg sync.WaitGroup
+	for i, ch := range checks {
+		wg.Go(func() {
+			results[i] = s.runCheck(ctx, ch)
+		})
+	}
+	wg.Wait()
+	out := make(map[string]checkResult, len(checks))
+	for i, ch := range checks {
+		out[ch.name] = results[i]
+	}
+	return out
+}
+
+func (s *Server) runCheck(ctx context.Context, ch namedCheck) (res checkResult) {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in check", zap.String("check", ch.name), zap.Any("panic", r), zap.Stack("stack"))
+			res = checkResult{Status: statusFailing, Error: "check panicked"}
+		}
+		res.LatencyMS = math.Round(float64(time.Since(start).Microseconds())) / 1000
+	}()
+	err := ch.check(ctx)
+	if err == nil {
+		return checkResult{Status: statusOK}
+	}
+	s.log.Warn("check failing", zap.String("check", ch.name), zap.Error(err))
+	res = checkResult{Status: statusFailing, Error: "error"}
+	if errors.Is(err, context.DeadlineExceeded) {
+		res.Error = "timeout"
+	}
+	if s.opts.Debug {
+		res.Error = err.Error()
+	}
+	return res
+}
+
+// readyz: 200 when every check passes, 503 with the checks otherwise, and
+// 503 {"status":"draining"} while draining.
+func (h *opsHandler) readyz(c *gin.Context) {
+	s := h.server
+	if s.draining.Load() {
+		writeJSON(c, s.log, s.opts.Debug, http.StatusServiceUnavailable, opsResponse{Status: statusDraining})
+		return
+	}
+	checks := s.runChecks(c.Request.Context())
+	out := opsResponse{Status: statusOK, Checks: checks}
+	status := http.StatusOK
+	for _, r := range checks {
+		if r.Status != statusOK {
+			out.Status, status = statusFailing, http.StatusServiceUnavailable
+		}
+	}
+	writeJSON(c, s.log, s.opts.Debug, status, out)
+}
+
+// health: diagnostics. failing when the database or the actors fail,
+// degraded when only an added check fails. Always 200 unless failing.
+func (h *opsHandler) health(c *gin.Context) {
+	s := h.server
+	checks := s.runChecks(c.Request.Context())
+	out := opsResponse{Status: statusOK, Version: s.opts.Version, Draining: s.draining.Load(), Checks: checks}
+	for name, r := range checks {
+		if r.Status == statusOK {
+			continue
+		}
+		if name == checkDatabase || name == checkActors {
+			out.Status = statusFailing
+		} else if out.Status == statusOK {
+			out.Status = statusDegraded
+		}
+	}
+	status := http.StatusOK
+	if out.Status == statusFailing {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(c, s.log, s.opts.Debug, status, out)
+}
+
+// metrics: Prometheus text of Options.Registry.
+func (h *opsHandler) metrics(c *gin.Context) {
+	h.once.Do(func() {
+		reg := h.server.opts.Registry
+		h.promhdl = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	})
+	h.promhdl.ServeHTTP(c.Writer, c.Request)
+}

@@ -1,0 +1,207 @@
+// Package gateway is Staylock's HTTP API (gin): authentication and roles,
+// request decoding and validation, idempotency keys, the calls into the
+// engine and the store, one JSON error shape, and the operational endpoints
+// (liveness, readiness, health, metrics).
+//
+// Every route is declared once in Server.routes with the access it needs, so
+// that a test can enumerate them all (Server.Routes).
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/staylock/staylock/persistence"
+)
+
+// Defaults of Options.
+const (
+	DefaultBodyLimit      = 1 << 20
+	DefaultIdempotencyTTL = 72 * time.Hour
+	// MinIdempotencyTTL is the contract's floor for the retention window.
+	MinIdempotencyTTL = 24 * time.Hour
+)
+
+// Options configure a Server. Zero values take the defaults.
+type Options struct {
+	// BodyLimit is the largest request body in bytes (default 1 MiB).
+	BodyLimit int64
+	// IdempotencyTTL is how long an Idempotency-Key's outcome is kept
+	// (default 72 h, never under 24 h).
+	IdempotencyTTL time.Duration
+	// Version is reported by /health.
+	Version string
+	// Debug puts the text of internal errors into responses. Never in
+	// production.
+	Debug bool
+	// Local is for a developer's console: successful probes of the
+	// operational endpoints are not logged at all (elsewhere they are
+	// logged at debug level).
+	Local bool
+	// Registry receives the gateway's metrics and is served on /metrics;
+	// nil makes a new one with the Go and process collectors.
+	Registry *prometheus.Registry
+}
+
+// Server is the HTTP API. It is safe for concurrent use.
+type Server struct {
+	store  persistence.Store
+	engine Engine
+	log    *zap.Logger
+	opts   Options
+
+	router   *gin.Engine
+	keys     *keyCache
+	idem     *idempotency
+	metrics  *metrics
+	draining atomic.Bool
+
+	checksMu sync.RWMutex
+	checks   []namedCheck
+}
+
+type namedCheck struct {
+	name  string
+	check func(ctx context.Context) error
+}
+
+// New builds a Server over its store and engine.
+func New(store persistence.Store, engine Engine, log *zap.Logger, opts Options) *Server {
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = DefaultBodyLimit
+	}
+	if opts.IdempotencyTTL <= 0 {
+		opts.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	opts.IdempotencyTTL = max(opts.IdempotencyTTL, MinIdempotencyTTL)
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+		registerOrReuse(opts.Registry, prometheusGoCollector())
+		registerOrReuse(opts.Registry, prometheusProcessCollector())
+	}
+	s := &Server{
+		store:   store,
+		engine:  engine,
+		log:     log,
+		opts:    opts,
+		keys:    newKeyCache(store, keyCacheTTL),
+		metrics: newMetrics(opts.Registry),
+	}
+	s.idem = &idempotency{store: store, ttl: opts.IdempotencyTTL, wait: idempotencyWait, poll: idempotencyPoll}
+	s.router = s.buildRouter()
+	return s
+}
+
+// Handler is the http.Handler of the whole API.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// Routes lists every route the API serves (method and path template).
+func (s *Server) Routes() gin.RoutesInfo { return s.router.Routes() }
+
+// SetDraining makes /readyz answer 503 {"status":"draining"} while set, so a
+// load balancer stops sending new requests before shutdown.
+func (s *Server) SetDraining(draining bool) { s.draining.Store(draining) }
+
+// AddCheck adds a named readiness and health check (bus, queue, cluster
+// membership). A check with the same name replaces the earlier one.
+func (s *Server) AddCheck(name string, check func(ctx context.Context) error) {
+	s.checksMu.Lock()
+	defer s.checksMu.Unlock()
+	for i := range s.checks {
+		if s.checks[i].name == name {
+			s.checks[i].check = check
+			return
+		}
+	}
+	s.checks = append(s.checks, namedCheck{name: name, check: check})
+}
+
+// access is what a route requires of the caller.
+type access int
+
+const (
+	accessPublic access = iota // no key (operations endpoints)
+	accessRead                 // any role
+	accessBook                 // admin or channel: availability, holds, reservations
+	accessAdmin                // admin only: setup
+)
+
+// route is one entry of the declared route table.
+type route struct {
+	method string
+	path   string
+	access access
+	handle gin.HandlerFunc
+}
+
+// routes is the one table of everything the API serves.
+func (s *Server) routes() []route {
+	r := responder{log: s.log, debug: s.opts.Debug, limit: s.opts.BodyLimit}
+	setup := &setupHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem}
+	res := &reservationHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem, metrics: s.metrics}
+	holds := &holdHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem}
+	ops := &opsHandler{server: s}
+	return []route{
+		{http.MethodGet, "/livez", accessPublic, ops.livez},
+		{http.MethodGet, "/readyz", accessPublic, ops.readyz},
+		{http.MethodGet, "/health", accessPublic, ops.health},
+		{http.MethodGet, "/metrics", accessPublic, ops.metrics},
+
+		{http.MethodGet, "/v1/properties", accessRead, setup.listProperties},
+		{http.MethodPut, "/v1/properties/:property", accessAdmin, setup.putProperty},
+		{http.MethodGet, "/v1/properties/:property", accessRead, setup.getProperty},
+		{http.MethodGet, "/v1/properties/:property/room-types", accessRead, setup.listRoomTypes},
+		{http.MethodPut, "/v1/properties/:property/room-types/:room_type", accessAdmin, setup.putRoomType},
+		{http.MethodGet, "/v1/properties/:property/room-types/:room_type", accessRead, setup.getRoomType},
+		{http.MethodPost, "/v1/properties/:property/inventory", accessAdmin, setup.updateInventory},
+		{http.MethodGet, "/v1/properties/:property/availability", accessRead, setup.availability},
+
+		{http.MethodPost, "/v1/properties/:property/reservations", accessBook, res.create},
+		{http.MethodGet, "/v1/properties/:property/reservations", accessRead, res.list},
+		{http.MethodGet, "/v1/reservations/:reservation", accessRead, res.get},
+		{http.MethodPatch, "/v1/reservations/:reservation", accessBook, res.modify},
+		{http.MethodPost, "/v1/reservations/:reservation/cancel", accessBook, res.cancel},
+
+		{http.MethodPost, "/v1/properties/:property/holds", accessBook, holds.create},
+		{http.MethodDelete, "/v1/holds/:hold", accessBook, holds.release},
+	}
+}
+
+func (s *Server) buildRouter() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	g := gin.New()
+	g.HandleMethodNotAllowed = true
+	g.RedirectTrailingSlash = false
+	g.RedirectFixedPath = false
+	_ = g.SetTrustedProxies(nil) // nil cannot fail; client IPs come from the socket
+
+	g.Use(s.requestID, s.observe, s.recover, securityHeaders)
+	g.NoRoute(func(c *gin.Context) {
+		writeError(c, s.log, s.opts.Debug, &errNoRoute)
+	})
+	g.NoMethod(func(c *gin.Context) {
+		writeError(c, s.log, s.opts.Debug, &errNoMethod)
+	})
+	for _, rt := range s.routes() {
+		chain := []gin.HandlerFunc{}
+		if rt.access != accessPublic {
+			chain = append(chain, s.authenticate, authorize(rt.access))
+		}
+		chain = append(chain, rt.handle)
+		g.Handle(rt.method, rt.path, chain...)
+	}
+	return g
+}
