@@ -1,0 +1,532 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	protocluster "github.com/asynkron/protoactor-go/cluster"
+	"go.uber.org/zap"
+
+	"github.com/staylock/staylock/actors"
+	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/persistence"
+)
+
+// Client is the one typed way into the actors. protoactor-go's own cluster
+// calls retry by default, also after a timeout (which may have committed),
+// and share a mutable default call config; this client does neither: it
+// resolves the PID itself, sends one request with its own deadline, and
+// retries only what provably did not happen (a dead letter, or an actor's
+// explicit "not committed").
+type Client struct {
+	store   persistence.Store
+	system  *actor.ActorSystem
+	cluster *protocluster.Cluster
+	timeout time.Duration
+	log     *zap.Logger
+	now     func() time.Time
+	ready   func(context.Context) error
+}
+
+// ErrMaybeDone is returned when an actor did not answer in time: the change
+// may or may not have been made. Retrying with the same idempotency key is
+// safe.
+var ErrMaybeDone = errors.New("no answer in time: the change may or may not have been made; retry with the same Idempotency-Key")
+
+const maxAttempts = 4
+
+// HoldTTLForCoordination bounds the holds a multi-room-type reservation
+// takes before it confirms; a coordinator that dies leaves them for this long.
+const HoldTTLForCoordination = 2 * time.Minute
+
+// Ready reports whether the actor system serves.
+func (c *Client) Ready(ctx context.Context) error { return c.ready(ctx) }
+
+// call sends cmd to the actor of one room type and maps its answer.
+func (c *Client) call(ctx context.Context, tenant, property, roomType string, cmd *actors.Command) (*actors.Reply, error) {
+	identity := actors.Identity(tenant, property, roomType)
+	backoff := 10 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		timeout := c.timeout
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = min(timeout, time.Until(dl))
+		}
+		if timeout <= 0 {
+			return nil, fmt.Errorf("call %s: %w", identity, context.DeadlineExceeded)
+		}
+		pid := c.pid(identity)
+		if pid == nil {
+			return nil, booking.Errorf(booking.CodeUnavailable, "no cluster member hosts %s", identity)
+		}
+		res, err := c.system.Root.RequestFuture(pid, cmd, timeout).Result()
+		retry := false
+		switch {
+		case errors.Is(err, actor.ErrDeadLetter):
+			// never delivered: safe to send again after a fresh lookup
+			c.cluster.PidCache.Remove(identity, actors.Kind)
+			retry = true
+		case errors.Is(err, actor.ErrTimeout):
+			return nil, ErrMaybeDone
+		case err != nil:
+			return nil, fmt.Errorf("call %s: %w", identity, err)
+		}
+		if !retry {
+			r, ok := res.(*actors.Reply)
+			if !ok {
+				return nil, fmt.Errorf("call %s: unexpected answer %T", identity, res)
+			}
+			if !r.NotCommitted {
+				if r.Code != "" {
+					return r, replyError(r)
+				}
+				return r, nil
+			}
+			if attempt >= maxAttempts {
+				return r, replyError(r)
+			}
+			c.cluster.PidCache.Remove(identity, actors.Kind)
+		}
+		if attempt >= maxAttempts {
+			return nil, booking.Errorf(booking.CodeUnavailable, "room type %s did not answer; nothing was changed", roomType)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff *= 3
+	}
+}
+
+func (c *Client) pid(identity string) *actor.PID {
+	if pid, ok := c.cluster.PidCache.Get(identity, actors.Kind); ok && pid != nil {
+		return pid
+	}
+	pid := c.cluster.Get(identity, actors.Kind)
+	if pid != nil {
+		c.cluster.PidCache.Set(identity, actors.Kind, pid)
+	}
+	return pid
+}
+
+func replyError(r *actors.Reply) error {
+	e := &booking.Error{Code: booking.Code(r.Code), Message: r.Message}
+	if len(r.Details) > 0 {
+		_ = json.Unmarshal(r.Details, &e.Details)
+	}
+	return e
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("encode %T: %v", v, err)) // plain domain values always encode
+	}
+	return b
+}
+
+// PutRoomType creates or updates a room type through its actor, which
+// refuses to lower rooms below what is sold.
+func (c *Client) PutRoomType(ctx context.Context, rt booking.RoomType) (booking.RoomType, bool, error) {
+	r, err := c.call(ctx, rt.Tenant, rt.Property, rt.ID, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE,
+		Name: rt.Name, Rooms: rt.Rooms, Price: rt.Price})
+	if err != nil {
+		return booking.RoomType{}, false, err
+	}
+	var out booking.RoomType
+	if err := json.Unmarshal(r.Result, &out); err != nil {
+		return out, false, fmt.Errorf("decode room type: %w", err)
+	}
+	out.Tenant = rt.Tenant
+	return out, r.Created, nil
+}
+
+// UpdateInventory applies ARI updates. Over several room types it first asks
+// every actor to check its part (dry run), then applies them; the last part
+// completes the idempotency record.
+func (c *Client) UpdateInventory(ctx context.Context, tenant, property string, updates []booking.InventoryUpdate, idem *Idem) (int, error) {
+	byRT := map[string][]booking.InventoryUpdate{}
+	var order []string
+	for _, u := range updates {
+		if _, ok := byRT[u.RoomType]; !ok {
+			order = append(order, u.RoomType)
+		}
+		byRT[u.RoomType] = append(byRT[u.RoomType], u)
+	}
+	total := 0
+	if len(order) > 1 {
+		for _, rt := range order {
+			r, err := c.call(ctx, tenant, property, rt, &actors.Command{Op: actors.Op_OP_SET_INVENTORY, Updates: mustJSON(byRT[rt]), DryRun: true})
+			if err != nil {
+				return 0, err
+			}
+			total += int(r.Nights)
+		}
+	}
+	applied := 0
+	for i, rt := range order {
+		cmd := &actors.Command{Op: actors.Op_OP_SET_INVENTORY, Updates: mustJSON(byRT[rt])}
+		if i == len(order)-1 {
+			cmd.Idem = idem
+			if len(order) > 1 {
+				cmd.Result = mustJSON(map[string]int{"updated_nights": total})
+			}
+		}
+		r, err := c.call(ctx, tenant, property, rt, cmd)
+		if err != nil {
+			if i > 0 {
+				c.log.Error("inventory update applied in part", zap.String("property", property),
+					zap.Strings("applied", order[:i]), zap.Error(err))
+			}
+			return 0, err
+		}
+		applied += int(r.Nights)
+	}
+	return applied, nil
+}
+
+// Availability reads the committed nights of room types (all of the
+// property's when roomTypes is empty).
+func (c *Client) Availability(ctx context.Context, tenant, property string, roomTypes []string, from, to booking.Date) ([]RoomTypeAvailability, error) {
+	if len(roomTypes) == 0 {
+		rts, err := c.store.ListRoomTypes(ctx, tenant, property)
+		if err != nil {
+			return nil, fmt.Errorf("list room types: %w", err)
+		}
+		for _, rt := range rts {
+			roomTypes = append(roomTypes, rt.ID)
+		}
+	}
+	out := make([]RoomTypeAvailability, len(roomTypes))
+	errs := make([]error, len(roomTypes))
+	var wg sync.WaitGroup
+	for i, rt := range roomTypes {
+		wg.Go(func() {
+			r, err := c.call(ctx, tenant, property, rt, &actors.Command{Op: actors.Op_OP_AVAILABILITY, From: int32(from), To: int32(to)})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			out[i] = RoomTypeAvailability{RoomType: rt, Seq: r.Seq}
+			errs[i] = json.Unmarshal(r.Result, &out[i].Nights)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, e := range errs {
+			if e != nil {
+				return nil, e
+			}
+		}
+	}
+	return out, nil
+}
+
+// primaryOf picks the room type whose actor writes a new reservation's row.
+func primaryOf(stays []booking.Stay) string {
+	rts := booking.RoomTypes(stays)
+	slices.Sort(rts)
+	return rts[0]
+}
+
+// CreateReservation books stays, all or nothing. One room type: one actor
+// decides and commits. Several: holds on the others first, then the primary
+// confirms (its commit is the reservation's), then the holds convert; a
+// coordinator that dies in between leaves holds that convert themselves on
+// expiry, because the stored reservation says so.
+func (c *Client) CreateReservation(ctx context.Context, nr NewReservation, idem *Idem) (booking.Reservation, error) {
+	now := c.now().UTC()
+	row := booking.Reservation{Tenant: nr.Tenant, Property: nr.Property, Status: booking.StatusConfirmed,
+		Stays: nr.Stays, Guest: nr.Guest, Channel: nr.Channel, ExternalRef: nr.ExternalRef,
+		Currency: nr.Currency, Version: 1, CreatedAt: now, UpdatedAt: now}
+	rts := booking.RoomTypes(nr.Stays)
+	primary := primaryOf(nr.Stays)
+	var secondaries []string
+	for _, rt := range rts {
+		if rt != primary {
+			secondaries = append(secondaries, rt)
+		}
+	}
+	if nr.HoldID != "" {
+		return c.confirmHold(ctx, nr, row, primary, secondaries, idem)
+	}
+	suffix := actors.NewSuffix()
+	row.ID = "r_" + suffix
+	holdID := "h_" + suffix
+	var taken []string
+	var otherPrice int64
+	for _, rt := range secondaries {
+		r, err := c.call(ctx, nr.Tenant, nr.Property, rt, &actors.Command{Op: actors.Op_OP_HOLD, HoldId: holdID,
+			Stays: mustJSON(booking.StaysOf(nr.Stays, rt)), ExpiresAtUnixMs: now.Add(HoldTTLForCoordination).UnixMilli(),
+			HoldReservation: actors.HoldTag(row.ID, 1)})
+		if err != nil {
+			c.releaseParts(nr.Tenant, nr.Property, holdID, taken)
+			return booking.Reservation{}, err
+		}
+		taken = append(taken, rt)
+		otherPrice += r.Price
+	}
+	r, err := c.call(ctx, nr.Tenant, nr.Property, primary, &actors.Command{Op: actors.Op_OP_BOOK, Idem: idem,
+		Reservation: mustJSON(row), OtherPrice: otherPrice})
+	if err != nil {
+		if !errors.Is(err, ErrMaybeDone) { // if it may have committed, the holds must be left to convert on expiry
+			c.releaseParts(nr.Tenant, nr.Property, holdID, taken)
+		}
+		return booking.Reservation{}, err
+	}
+	c.convertParts(nr.Tenant, nr.Property, holdID, row.ID, taken)
+	return decodeReservation(r.Result, nr.Tenant)
+}
+
+// confirmHold turns a client's hold into its twin reservation.
+func (c *Client) confirmHold(ctx context.Context, nr NewReservation, row booking.Reservation, primary string, secondaries []string, idem *Idem) (booking.Reservation, error) {
+	parts, err := c.store.HoldRows(ctx, nr.Tenant, nr.HoldID)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return booking.Reservation{}, booking.Errorf(booking.CodeConflict, "hold %s has expired, was released or does not exist", nr.HoldID)
+	}
+	if err != nil {
+		return booking.Reservation{}, fmt.Errorf("read hold: %w", err)
+	}
+	var held []string
+	for _, p := range parts {
+		if p.Property != nr.Property {
+			return booking.Reservation{}, booking.Errorf(booking.CodeConflict, "hold %s belongs to another property", nr.HoldID)
+		}
+		held = append(held, p.RoomType)
+	}
+	want := booking.RoomTypes(nr.Stays)
+	slices.Sort(held)
+	slices.Sort(want)
+	if !slices.Equal(held, want) {
+		return booking.Reservation{}, &booking.Error{Code: booking.CodeConflict,
+			Message: fmt.Sprintf("stays do not match hold %s", nr.HoldID), Details: map[string]any{"hold_id": nr.HoldID}}
+	}
+	row.ID = actors.ReservationIDFor(nr.HoldID)
+	var otherPrice int64
+	for _, rt := range secondaries {
+		p, err := c.price(ctx, nr.Tenant, nr.Property, rt, booking.StaysOf(nr.Stays, rt))
+		if err != nil {
+			return booking.Reservation{}, err
+		}
+		otherPrice += p
+	}
+	r, err := c.call(ctx, nr.Tenant, nr.Property, primary, &actors.Command{Op: actors.Op_OP_BOOK, Idem: idem,
+		HoldId: nr.HoldID, Reservation: mustJSON(row), OtherPrice: otherPrice})
+	if err != nil {
+		return booking.Reservation{}, err
+	}
+	for _, rt := range secondaries {
+		if _, err := c.call(context.Background(), nr.Tenant, nr.Property, rt, &actors.Command{Op: actors.Op_OP_CONVERT_HOLD,
+			HoldId: nr.HoldID, ReservationId: row.ID, Stays: mustJSON(booking.StaysOf(nr.Stays, rt))}); err != nil {
+			c.log.Warn("hold part not converted; it converts on expiry", zap.String("hold", nr.HoldID), zap.String("room_type", rt), zap.Error(err))
+		}
+	}
+	return decodeReservation(r.Result, nr.Tenant)
+}
+
+// price reads what stays of one room type cost now.
+func (c *Client) price(ctx context.Context, tenant, property, rt string, stays []booking.Stay) (int64, error) {
+	from, to := stays[0].Arrival, stays[0].Departure
+	for _, s := range stays {
+		from, to = min(from, s.Arrival), max(to, s.Departure)
+	}
+	av, err := c.Availability(ctx, tenant, property, []string{rt}, from, to)
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, s := range stays {
+		for _, n := range av[0].Nights {
+			if n.Date >= s.Arrival && n.Date < s.Departure {
+				sum += n.Price * int64(s.Quantity)
+			}
+		}
+	}
+	return sum, nil
+}
+
+func decodeReservation(b []byte, tenant string) (booking.Reservation, error) {
+	var r booking.Reservation
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("decode reservation: %w", err)
+	}
+	r.Tenant = tenant
+	return r, nil
+}
+
+// releaseParts gives back coordination holds after a failure; what it cannot
+// release expires by itself.
+func (c *Client) releaseParts(tenant, property, holdID string, rts []string) {
+	for _, rt := range rts {
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		if _, err := c.call(ctx, tenant, property, rt, &actors.Command{Op: actors.Op_OP_RELEASE_HOLD, HoldId: holdID}); err != nil {
+			c.log.Warn("hold part not released; it expires by itself", zap.String("hold", holdID), zap.String("room_type", rt), zap.Error(err))
+		}
+		cancel()
+	}
+}
+
+func (c *Client) convertParts(tenant, property, holdID, resID string, rts []string) {
+	for _, rt := range rts {
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		if _, err := c.call(ctx, tenant, property, rt, &actors.Command{Op: actors.Op_OP_CONVERT_HOLD, HoldId: holdID, ReservationId: resID}); err != nil {
+			c.log.Warn("hold part not converted; it converts on expiry", zap.String("hold", holdID), zap.String("room_type", rt), zap.Error(err))
+		}
+		cancel()
+	}
+}
+
+func (c *Client) reservation(ctx context.Context, tenant, id string) (booking.Reservation, error) {
+	r, err := c.store.GetReservation(ctx, tenant, id)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return r, booking.Errorf(booking.CodeNotFound, "reservation %s not found", id)
+	}
+	if err != nil {
+		return r, fmt.Errorf("read reservation: %w", err)
+	}
+	return r, nil
+}
+
+// ModifyReservation replaces a reservation's stays (and guest). On the
+// primary room type alone it is one atomic swap. Across room types the new
+// stays are held first, then the primary commits the new version, then the
+// holds become the reservation's rooms and dropped room types give theirs
+// back.
+func (c *Client) ModifyReservation(ctx context.Context, tenant, id string, stays []booking.Stay, guest *booking.Guest, idem *Idem) (booking.Reservation, error) {
+	cur, err := c.reservation(ctx, tenant, id)
+	if err != nil {
+		return cur, err
+	}
+	if cur.Status != booking.StatusConfirmed {
+		return cur, booking.Errorf(booking.CodeConflict, "reservation %s is %s", id, cur.Status)
+	}
+	row := cur
+	row.Stays = stays
+	if guest != nil {
+		row.Guest = *guest
+	}
+	row.UpdatedAt = c.now().UTC()
+	primary := cur.Primary
+	newRTs, oldRTs := booking.RoomTypes(stays), booking.RoomTypes(cur.Stays)
+	var secondaries, dropped []string
+	for _, rt := range newRTs {
+		if rt != primary {
+			secondaries = append(secondaries, rt)
+		}
+	}
+	for _, rt := range oldRTs {
+		if rt != primary && !slices.Contains(newRTs, rt) {
+			dropped = append(dropped, rt)
+		}
+	}
+	holdID := actors.ModifyHoldID(id, cur.Version+1)
+	var taken []string
+	var otherPrice int64
+	for _, rt := range secondaries {
+		r, err := c.call(ctx, tenant, cur.Property, rt, &actors.Command{Op: actors.Op_OP_HOLD, HoldId: holdID,
+			Stays: mustJSON(booking.StaysOf(stays, rt)), ExpiresAtUnixMs: c.now().Add(HoldTTLForCoordination).UnixMilli(),
+			HoldReservation: actors.HoldTag(id, cur.Version+1)})
+		if err != nil {
+			c.releaseParts(tenant, cur.Property, holdID, taken)
+			return cur, err
+		}
+		taken = append(taken, rt)
+		otherPrice += r.Price
+	}
+	r, err := c.call(ctx, tenant, cur.Property, primary, &actors.Command{Op: actors.Op_OP_MODIFY, Idem: idem,
+		Reservation: mustJSON(row), Stays: mustJSON(booking.StaysOf(stays, primary)),
+		ExpectVersion: cur.Version, OtherPrice: otherPrice})
+	if err != nil {
+		if !errors.Is(err, ErrMaybeDone) {
+			c.releaseParts(tenant, cur.Property, holdID, taken)
+		}
+		return cur, err
+	}
+	c.convertParts(tenant, cur.Property, holdID, id, taken)
+	c.releaseReservation(tenant, cur.Property, id, dropped)
+	return decodeReservation(r.Result, tenant)
+}
+
+func (c *Client) releaseReservation(tenant, property, id string, rts []string) {
+	for _, rt := range rts {
+		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		if _, err := c.call(ctx, tenant, property, rt, &actors.Command{Op: actors.Op_OP_CANCEL, ReservationId: id}); err != nil {
+			c.log.Error("rooms of a reservation not given back; cancel again to retry", zap.String("reservation", id), zap.String("room_type", rt), zap.Error(err))
+		}
+		cancel()
+	}
+}
+
+// CancelReservation cancels on the primary (which writes the row), then
+// gives back the other room types' rooms. Cancelling again answers 200 and
+// repeats only the give-backs, which release nothing twice.
+func (c *Client) CancelReservation(ctx context.Context, tenant, id string, idem *Idem) (booking.Reservation, error) {
+	cur, err := c.reservation(ctx, tenant, id)
+	if err != nil {
+		return cur, err
+	}
+	r, err := c.call(ctx, tenant, cur.Property, cur.Primary, &actors.Command{Op: actors.Op_OP_CANCEL, Idem: idem,
+		ReservationId: id, Reservation: mustJSON(cur)})
+	if err != nil {
+		return cur, err
+	}
+	var others []string
+	for _, rt := range booking.RoomTypes(cur.Stays) {
+		if rt != cur.Primary {
+			others = append(others, rt)
+		}
+	}
+	c.releaseReservation(tenant, cur.Property, id, others)
+	return decodeReservation(r.Result, tenant)
+}
+
+// CreateHold holds stays until ttl passes. Over several room types, the
+// parts are taken one by one and the last completes the idempotency record.
+func (c *Client) CreateHold(ctx context.Context, tenant, property string, stays []booking.Stay, ttl time.Duration, idem *Idem) (booking.Hold, error) {
+	id := actors.NewHoldID()
+	h := booking.Hold{Tenant: tenant, ID: id, Property: property, Stays: stays,
+		ExpiresAt: c.now().Add(ttl).UTC().Truncate(time.Millisecond)}
+	body := mustJSON(h)
+	rts := booking.RoomTypes(stays)
+	var taken []string
+	for i, rt := range rts {
+		cmd := &actors.Command{Op: actors.Op_OP_HOLD, HoldId: id, Stays: mustJSON(booking.StaysOf(stays, rt)),
+			ExpiresAtUnixMs: h.ExpiresAt.UnixMilli(), HoldReservation: actors.HoldTag(actors.ReservationIDFor(id), 1), Result: body}
+		if i == len(rts)-1 {
+			cmd.Idem = idem
+		}
+		if _, err := c.call(ctx, tenant, property, rt, cmd); err != nil {
+			c.releaseParts(tenant, property, id, taken)
+			return booking.Hold{}, err
+		}
+		taken = append(taken, rt)
+	}
+	return h, nil
+}
+
+// ReleaseHold gives a hold's rooms back on every room type it covers.
+func (c *Client) ReleaseHold(ctx context.Context, tenant, id string, idem *Idem) error {
+	parts, err := c.store.HoldRows(ctx, tenant, id)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return booking.Errorf(booking.CodeNotFound, "hold %s not found (it may have expired)", id)
+	}
+	if err != nil {
+		return fmt.Errorf("read hold: %w", err)
+	}
+	for i, p := range parts {
+		cmd := &actors.Command{Op: actors.Op_OP_RELEASE_HOLD, HoldId: id}
+		if i == len(parts)-1 {
+			cmd.Idem = idem
+		}
+		if _, err := c.call(ctx, tenant, p.Property, p.RoomType, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
