@@ -32,10 +32,10 @@ test: ## run every test with the race detector
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 fmt: ## gofmt every Go file in place
-	gofmt -w $$(git ls-files '*.go')
+	git ls-files -z --cached --others --exclude-standard '*.go' | xargs -0 -r gofmt -w
 
 fmt-check: ## fail when a Go file is not gofmt-clean
-	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
+	@out=$$(git ls-files -z --cached --others --exclude-standard '*.go' | xargs -0 -r gofmt -l); \
 	if [ -n "$$out" ]; then echo "gofmt: these files need 'make fmt':"; echo "$$out"; exit 1; fi; \
 	echo "gofmt: ok"
 
