@@ -530,3 +530,24 @@ func (c *Client) ReleaseHold(ctx context.Context, tenant, id string, idem *Idem)
 	}
 	return nil
 }
+
+// WakeHeldRoomTypes activates every room type that has holds, so that holds
+// which expired while no node ran are released now, not at the next request.
+func (c *Client) WakeHeldRoomTypes(ctx context.Context) (int, error) {
+	parts, err := c.store.LiveHolds(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list holds: %w", err)
+	}
+	woken := map[string]bool{}
+	for _, p := range parts {
+		id := actors.Identity(p.Tenant, p.Property, p.RoomType)
+		if woken[id] {
+			continue
+		}
+		woken[id] = true
+		if _, err := c.call(ctx, p.Tenant, p.Property, p.RoomType, &actors.Command{Op: actors.Op_OP_WAKE}); err != nil {
+			return len(woken), err
+		}
+	}
+	return len(woken), nil
+}

@@ -147,6 +147,8 @@ type Store interface {
 
 	// HoldRows lists the parts of hold id; ErrNotFound when there are none.
 	HoldRows(ctx context.Context, tenant, id string) ([]HoldRow, error)
+	// LiveHolds lists every stored hold part (of every tenant).
+	LiveHolds(ctx context.Context) ([]HoldRow, error)
 
 	// GetIdempotency returns the record unless expired; ErrNotFound otherwise.
 	GetIdempotency(ctx context.Context, tenant, key string) (IdempotencyRecord, error)

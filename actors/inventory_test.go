@@ -1,0 +1,397 @@
+package actors_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/staylock/staylock/actors"
+	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/persistence"
+	"github.com/staylock/staylock/persistence/pgtest"
+)
+
+const (
+	tenant   = "t1"
+	property = "p1"
+	roomType = "dlx"
+)
+
+var identity = actors.Identity(tenant, property, roomType)
+
+// eachStore runs f against a fresh Postgres database and a fresh SQLite file.
+func eachStore(t *testing.T, f func(t *testing.T, store persistence.Store)) {
+	t.Run("postgres", func(t *testing.T) { f(t, MustOpen(t, pgtest.NewDatabase(t))) })
+	t.Run("sqlite", func(t *testing.T) { f(t, MustOpen(t, "")) })
+}
+
+// MustOpen opens a migrated store with one tenant and property.
+func MustOpen(t testing.TB, dbURL string) persistence.Store {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := persistence.MigrateUp(ctx, dbURL, dir); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	s, err := persistence.Open(ctx, dbURL, dir)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.EnsureTenant(ctx, tenant); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.PutProperty(ctx, booking.Property{Tenant: tenant, ID: property, Name: "Hotel One", Timezone: "UTC", Currency: "EUR"}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type activation struct {
+	sys *actor.ActorSystem
+	pid *actor.PID
+}
+
+// MustSpawn starts one activation of the test room type's actor in its own
+// actor system (as another node would).
+func MustSpawn(t testing.TB, store persistence.Store, opts actors.Options) activation {
+	t.Helper()
+	sys := actor.NewActorSystem()
+	pid, err := sys.Root.SpawnNamed(actors.Props(store, opts), identity)
+	if err != nil {
+		t.Fatalf("spawn: %v", err)
+	}
+	t.Cleanup(func() { _ = sys.Root.StopFuture(pid).Wait() })
+	return activation{sys, pid}
+}
+
+func (a activation) ask(_ testing.TB, cmd *actors.Command) (*actors.Reply, error) {
+	res, err := a.sys.Root.RequestFuture(a.pid, cmd, 20*time.Second).Result()
+	if err != nil {
+		return nil, err
+	}
+	return res.(*actors.Reply), nil
+}
+
+func (a activation) MustAsk(t testing.TB, cmd *actors.Command) *actors.Reply {
+	t.Helper()
+	r, err := a.ask(t, cmd)
+	if err != nil {
+		t.Fatalf("ask %v: %v", cmd.Op, err)
+	}
+	if r.Code != "" {
+		t.Fatalf("ask %v: %s: %s", cmd.Op, r.Code, r.Message)
+	}
+	return r
+}
+
+func date(s string) booking.Date {
+	d, err := booking.ParseDate(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func bookCmd(id string, arrival string, nights int) *actors.Command {
+	a := date(arrival)
+	row := booking.Reservation{ID: id, Status: booking.StatusConfirmed, Version: 1, Currency: "EUR",
+		Stays: []booking.Stay{{RoomType: roomType, Arrival: a, Departure: a + booking.Date(nights), Quantity: 1}},
+		Guest: booking.Guest{Name: "Ada"}, Channel: "test", CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
+	b, _ := json.Marshal(row)
+	return &actors.Command{Op: actors.Op_OP_BOOK, Reservation: b}
+}
+
+func availability(t *testing.T, a activation, from string, nights int) []booking.NightView {
+	t.Helper()
+	r := a.MustAsk(t, &actors.Command{Op: actors.Op_OP_AVAILABILITY, From: int32(date(from)), To: int32(date(from)) + int32(nights)})
+	var out []booking.NightView
+	if err := json.Unmarshal(r.Result, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func opts() actors.Options {
+	return actors.Options{GroupCommit: true, SnapshotEvery: 7}
+}
+
+func TestInventory_LastRoomsRaceSellsExactlyTheRooms(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		a := MustSpawn(t, store, opts())
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 5, Price: 12900})
+		var ok, soldOut atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Go(func() {
+				r, err := a.ask(t, bookCmd(fmt.Sprintf("r_%d", i), "2026-12-01", 1))
+				switch {
+				case err != nil:
+					t.Errorf("booking %d: %v", i, err)
+				case r.Code == "":
+					ok.Add(1)
+				case r.Code == string(booking.CodeSoldOut):
+					soldOut.Add(1)
+				default:
+					t.Errorf("booking %d: %s %s", i, r.Code, r.Message)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() != 5 || soldOut.Load() != 35 {
+			t.Fatalf("confirmed %d sold out %d, want 5 and 35", ok.Load(), soldOut.Load())
+		}
+		n := availability(t, a, "2026-12-01", 1)[0]
+		if n.Booked != 5 || n.Available != 0 {
+			t.Fatalf("night after race: %+v", n)
+		}
+		rs, _, err := store.ListReservations(context.Background(), tenant, property, persistence.ReservationFilter{Limit: 100})
+		if err != nil || len(rs) != 5 {
+			t.Fatalf("stored reservations: %d (%v), want 5", len(rs), err)
+		}
+		// what is stored rebuilds the same state
+		inv, err := actors.LoadInventory(context.Background(), store, identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := inv.View(date("2026-12-01")); v.Booked != 5 {
+			t.Fatalf("reloaded night: %+v", v)
+		}
+	})
+}
+
+// Two activations of one room type against one database: only one can
+// commit each seq, the loser stops, and what was acknowledged is what is
+// stored, with no night over its total.
+func TestInventory_TwoActivationsAreFenced(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		const rooms = 8
+		first := MustSpawn(t, store, opts())
+		first.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: rooms, Price: 100})
+		second := MustSpawn(t, store, opts()) // loads the same state: a split brain
+		second.MustAsk(t, &actors.Command{Op: actors.Op_OP_WAKE})
+
+		var mu sync.Mutex
+		acked := map[string]bool{}
+		var wg sync.WaitGroup
+		for i := range 60 {
+			wg.Go(func() {
+				act := first
+				if i%2 == 1 {
+					act = second
+				}
+				id := fmt.Sprintf("r_%02d", i)
+				r, err := act.ask(t, bookCmd(id, "2026-12-01", 2))
+				if err == nil && r.Code == "" {
+					mu.Lock()
+					acked[id] = true
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+
+		inv, err := actors.LoadInventory(context.Background(), store, identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{"2026-12-01", "2026-12-02"} {
+			v := inv.View(date(d))
+			if v.Booked > rooms {
+				t.Errorf("night %s oversold: %+v", d, v)
+			}
+			if int(v.Booked) != len(acked) {
+				t.Errorf("night %s booked %d, acknowledged %d", d, v.Booked, len(acked))
+			}
+		}
+		for id := range acked {
+			r, err := store.GetReservation(context.Background(), tenant, id)
+			if err != nil || r.Status != booking.StatusConfirmed {
+				t.Errorf("acknowledged %s not stored: %v", id, err)
+			}
+			if _, ok := inv.Allocations[id]; !ok {
+				t.Errorf("acknowledged %s has no rooms in the journal", id)
+			}
+		}
+		if len(acked) != rooms {
+			t.Errorf("acknowledged %d bookings, want all %d rooms sold", len(acked), rooms)
+		}
+		// the loser stopped itself: it no longer answers
+		if _, err := second.ask(t, &actors.Command{Op: actors.Op_OP_WAKE}); !errors.Is(err, actor.ErrDeadLetter) {
+			if _, err2 := first.ask(t, &actors.Command{Op: actors.Op_OP_WAKE}); !errors.Is(err2, actor.ErrDeadLetter) {
+				t.Errorf("neither activation stopped (second: %v, first: %v)", err, err2)
+			}
+		}
+	})
+}
+
+// failingStore makes chosen commits fail, either before writing anything or
+// after committing (an unknown outcome).
+type failingStore struct {
+	persistence.Store
+	calls     atomic.Int32
+	failCall  int32
+	afterward bool // commit for real, then report ErrMaybeCommitted
+}
+
+func (f *failingStore) CommitBatch(ctx context.Context, b persistence.Batch) error {
+	n := f.calls.Add(1)
+	if n != f.failCall {
+		return f.Store.CommitBatch(ctx, b)
+	}
+	if f.afterward {
+		if err := f.Store.CommitBatch(ctx, b); err != nil {
+			return err
+		}
+		return fmt.Errorf("connection reset during commit: %w", persistence.ErrMaybeCommitted)
+	}
+	return errors.New("injected: connection refused before commit")
+}
+
+func TestInventory_FailedCommitFailsOnlyItsBatchAndReloads(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		fs := &failingStore{Store: store, failCall: 2}
+		a := MustSpawn(t, fs, opts())
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 100, Price: 100})
+		r, err := a.ask(t, bookCmd("r_failed", "2026-12-01", 1))
+		if err != nil || !r.NotCommitted {
+			t.Fatalf("failed commit answered %+v, %v; want not_committed", r, err)
+		}
+		a.MustAsk(t, bookCmd("r_after", "2026-12-01", 1))
+		if n := availability(t, a, "2026-12-01", 1)[0]; n.Booked != 1 {
+			t.Fatalf("after a failed and a good commit booked=%d, want 1", n.Booked)
+		}
+		if _, err := store.GetReservation(context.Background(), tenant, "r_failed"); !errors.Is(err, persistence.ErrNotFound) {
+			t.Fatalf("failed booking stored: %v", err)
+		}
+	})
+}
+
+func TestInventory_UnknownCommitOutcomeIsReadBack(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		fs := &failingStore{Store: store, failCall: 2, afterward: true}
+		a := MustSpawn(t, fs, opts())
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 100, Price: 100})
+		r, err := a.ask(t, bookCmd("r_maybe", "2026-12-01", 1))
+		if err != nil || r.Code != "" {
+			t.Fatalf("committed booking with lost COMMIT answer: %+v, %v; want success", r, err)
+		}
+		if _, err := store.GetReservation(context.Background(), tenant, "r_maybe"); err != nil {
+			t.Fatalf("reservation: %v", err)
+		}
+	})
+}
+
+func TestInventory_GroupCommitBatchesConcurrentBookings(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		fs := &failingStore{Store: store}
+		a := MustSpawn(t, fs, opts())
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 1000, Price: 100})
+		var wg sync.WaitGroup
+		for i := range 200 {
+			wg.Go(func() { a.MustAsk(t, bookCmd(fmt.Sprintf("r_%d", i), "2026-12-01", 1)) })
+		}
+		wg.Wait()
+		if calls := fs.calls.Load(); calls >= 200 {
+			t.Fatalf("200 concurrent bookings took %d commits; group commit should need fewer", calls)
+		}
+		if n := availability(t, a, "2026-12-01", 1)[0]; n.Booked != 200 {
+			t.Fatalf("booked %d, want 200", n.Booked)
+		}
+	})
+}
+
+func TestInventory_IdempotentRetriesHaveOneEffect(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		a := MustSpawn(t, store, opts())
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 10, Price: 100})
+		var wg sync.WaitGroup
+		bodies := make([][]byte, 10)
+		for i := range 10 {
+			wg.Go(func() {
+				cmd := bookCmd("r_same", "2026-12-01", 1)
+				cmd.Idem = &actors.Idem{Key: "k1", RequestHash: "h1", Status: 201}
+				bodies[i] = a.MustAsk(t, cmd).Result
+			})
+		}
+		wg.Wait()
+		for i := range bodies {
+			if string(bodies[i]) != string(bodies[0]) {
+				t.Fatalf("reply %d differs:\n%s\n%s", i, bodies[i], bodies[0])
+			}
+		}
+		if n := availability(t, a, "2026-12-01", 1)[0]; n.Booked != 1 {
+			t.Fatalf("booked %d, want 1", n.Booked)
+		}
+		rec, err := store.GetIdempotency(context.Background(), tenant, "k1")
+		if err != nil || rec.Status != 201 || string(rec.Body) != string(bodies[0]) {
+			t.Fatalf("idempotency record %+v, %v", rec, err)
+		}
+		other := bookCmd("r_other", "2026-12-01", 1)
+		other.Idem = &actors.Idem{Key: "k1", RequestHash: "h2", Status: 201}
+		if r, _ := a.ask(t, other); r.Code != string(booking.CodeIdempotencyKeyReused) {
+			t.Fatalf("same key, other request: %+v", r)
+		}
+	})
+}
+
+func TestInventory_HoldsExpireByThemselves(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		a := MustSpawn(t, store, opts())
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 3, Price: 100})
+		stays, _ := json.Marshal([]booking.Stay{{RoomType: roomType, Arrival: date("2026-12-01"), Departure: date("2026-12-03"), Quantity: 2}})
+		expires := time.Now().Add(300 * time.Millisecond)
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_HOLD, HoldId: "h_x", Stays: stays, ExpiresAtUnixMs: expires.UnixMilli()})
+		if n := availability(t, a, "2026-12-01", 1)[0]; n.Held != 2 || n.Available != 1 {
+			t.Fatalf("held night: %+v", n)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n := availability(t, a, "2026-12-01", 2)
+			if n[0].Held == 0 && n[1].Held == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("hold not released 5 s after expiry: %+v", n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if _, err := store.HoldRows(context.Background(), tenant, "h_x"); !errors.Is(err, persistence.ErrNotFound) {
+			t.Fatalf("hold row left after expiry: %v", err)
+		}
+	})
+}
+
+func TestInventory_SnapshotPlusJournalRebuildsState(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		a := MustSpawn(t, store, opts())
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 50, Price: 100})
+		for i := range 23 {
+			a.MustAsk(t, bookCmd(fmt.Sprintf("r_%d", i), "2026-12-01", 1+i%3))
+		}
+		st, err := store.LoadActor(context.Background(), identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Snapshot == nil || st.SnapshotSeq == 0 {
+			t.Fatalf("no snapshot after 24 events with SnapshotEvery=7")
+		}
+		inv, err := actors.LoadInventory(context.Background(), store, identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := availability(t, a, "2026-12-01", 3)
+		for i, n := range live {
+			if got := inv.View(n.Date); got != n {
+				t.Errorf("night %d: reloaded %+v, live %+v", i, got, n)
+			}
+		}
+	})
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/staylock/staylock/actors"
+	"github.com/staylock/staylock/cluster"
+	"github.com/staylock/staylock/config"
+	"github.com/staylock/staylock/gateway"
+	"github.com/staylock/staylock/persistence"
+)
+
+// newLogger returns readable console logs in local and JSON elsewhere.
+func newLogger(cfg config.Config) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	if cfg.IsLocal() {
+		zc = zap.NewDevelopmentConfig()
+		zc.DisableStacktrace = true
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
+	return zc.Build()
+}
+
+// runServe runs the server until cmd.Context() is cancelled (SIGINT,
+// SIGTERM). cfg is valid and the schema current when it is called.
+// Shutdown order: stop being ready, stop intake and finish in-flight
+// requests (each answered only after its commit), then stop the actors,
+// then close the database.
+func runServe(cmd *cobra.Command, cfg config.Config) error {
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	ctx := cmd.Context()
+
+	store, err := persistence.Open(ctx, cfg.DBURL, cfg.StoragePath)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer func() { _ = store.Close() }()
+
+	node, err := cluster.Start(store, cluster.Options{
+		Provider: cfg.ClusterProvider, Bind: cfg.ClusterBind, Logger: log,
+		Actor: actors.Options{SnapshotEvery: int64(cfg.SnapshotEvery), MaxBatch: cfg.MaxBatch,
+			GroupCommit: cfg.GroupCommit, IdempotencyTTL: cfg.IdempotencyTTL},
+	})
+	if err != nil {
+		return fmt.Errorf("start cluster: %w", err)
+	}
+	defer node.Shutdown(false)
+
+	srv := gateway.New(store, node, log, gateway.Options{
+		BodyLimit: int64(cfg.BodyLimit), IdempotencyTTL: cfg.IdempotencyTTL, Version: Version(),
+		Debug: cfg.Debug, Local: cfg.IsLocal(),
+	})
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- httpSrv.Serve(ln) }()
+
+	if n, err := node.WakeHeldRoomTypes(ctx); err != nil {
+		log.Warn("could not wake room types with holds", zap.Error(err))
+	} else if n > 0 {
+		log.Info("woke room types with holds", zap.Int("room_types", n))
+	}
+
+	url := "http://" + ln.Addr().String()
+	log.Info("staylock serving", zap.String("url", url), zap.String("env", cfg.Env),
+		zap.String("database", persistence.Backend(cfg.DBURL)), zap.String("version", Version()))
+	fmt.Fprintf(cmd.OutOrStdout(), "Staylock is listening on %s\n", url)
+	if cfg.IsLocal() {
+		fmt.Fprintf(cmd.OutOrStdout(), "Create an API key: go run ./cmd/staylock keys create --tenant demo --role admin\n")
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests")
+	srv.SetDraining(true)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown incomplete", zap.Error(err))
+	}
+	node.Shutdown(false)
+	log.Info("stopped")
+	return nil
+}
