@@ -1,0 +1,94 @@
+package persistence
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Backend names, as Backend returns them.
+const (
+	BackendPostgres = "postgres"
+	BackendSQLite   = "sqlite"
+)
+
+// SQLiteFile is the name of the embedded database file inside STORAGE_PATH.
+const SQLiteFile = "staylock.db"
+
+// Backend returns "postgres" for a postgres:// or postgresql:// URL and
+// "sqlite" for anything else (an empty URL means the embedded database).
+func Backend(dbURL string) string {
+	if isPostgresURL(dbURL) {
+		return BackendPostgres
+	}
+	return BackendSQLite
+}
+
+func isPostgresURL(u string) bool {
+	l := strings.ToLower(u)
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+}
+
+// checkURL refuses a URL that is neither empty nor Postgres.
+func checkURL(dbURL string) error {
+	if dbURL != "" && !isPostgresURL(dbURL) {
+		return fmt.Errorf("DB_URL must start with postgres:// or postgresql:// (or be empty for the embedded SQLite database)")
+	}
+	return nil
+}
+
+// SQLitePath is the file of the embedded database under storagePath.
+func SQLitePath(storagePath string) string {
+	return filepath.Join(storagePath, SQLiteFile)
+}
+
+// Open connects to the database that dbURL names: Postgres for a
+// postgres:// or postgresql:// URL, else (empty URL) the SQLite file
+// SQLitePath(storagePath), whose folder it creates. It checks that the
+// database answers but does not migrate; see MigrateUp.
+func Open(ctx context.Context, dbURL, storagePath string) (Store, error) {
+	if err := checkURL(dbURL); err != nil {
+		return nil, err
+	}
+	if dbURL != "" {
+		return OpenPostgres(ctx, dbURL)
+	}
+	return OpenSQLite(ctx, SQLitePath(storagePath))
+}
+
+func ensureDir(file string) error {
+	dir := filepath.Dir(file)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create storage folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+// StoredTime is the value a Store gives back for t: UTC, truncated to the
+// microsecond (Postgres' precision; the SQLite store truncates the same way
+// so that both behave alike). Callers that show a time before storing it
+// (created_at in a 201 response) should pass it through StoredTime first, so
+// that later reads show the same value.
+func StoredTime(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// storedTimePtr is StoredTime for an optional time.
+func storedTimePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := StoredTime(*t)
+	return &v
+}
+
+// orNow returns t, or now when t is zero.
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return t
+}
