@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/staylock/staylock/auth"
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/persistence"
 )
@@ -35,7 +35,7 @@ type keyCache struct {
 	group singleflight.Group
 
 	mu      sync.Mutex
-	entries map[[sha256.Size]byte]cachedKey
+	entries map[string]cachedKey // by the key's hash
 }
 
 type cachedKey struct {
@@ -44,16 +44,14 @@ type cachedKey struct {
 }
 
 func newKeyCache(store persistence.Store, ttl time.Duration) *keyCache {
-	return &keyCache{store: store, ttl: ttl, now: time.Now, entries: map[[sha256.Size]byte]cachedKey{}}
+	return &keyCache{store: store, ttl: ttl, now: time.Now, entries: map[string]cachedKey{}}
 }
-
-// hashAPIKey is the SHA-256 of the secret, as the store keeps it.
-func hashAPIKey(secret string) [sha256.Size]byte { return sha256.Sum256([]byte(secret)) }
 
 // lookup returns the live key for secret; persistence.ErrNotFound when there
 // is none (unknown or revoked).
 func (k *keyCache) lookup(ctx context.Context, secret string) (persistence.APIKey, error) {
-	h := hashAPIKey(secret)
+	hash := auth.HashAPIKey(secret)
+	h := string(hash)
 	now := k.now()
 	k.mu.Lock()
 	e, ok := k.entries[h]
@@ -61,12 +59,12 @@ func (k *keyCache) lookup(ctx context.Context, secret string) (persistence.APIKe
 	if ok && now.Before(e.until) {
 		return e.key, nil
 	}
-	v, err, _ := k.group.Do(string(h[:]), func() (any, error) {
+	v, err, _ := k.group.Do(h, func() (any, error) {
 		// Shared by every caller waiting for this key: not bound to the
 		// first caller's cancellation.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyLookupTimeout)
 		defer cancel()
-		key, err := k.store.APIKeyByHash(ctx, h[:])
+		key, err := k.store.APIKeyByHash(ctx, hash)
 		if err != nil {
 			return persistence.APIKey{}, err
 		}
@@ -85,7 +83,7 @@ func (k *keyCache) lookup(ctx context.Context, secret string) (persistence.APIKe
 	return v.(persistence.APIKey), nil
 }
 
-func (k *keyCache) put(h [sha256.Size]byte, key persistence.APIKey) {
+func (k *keyCache) put(h string, key persistence.APIKey) {
 	now := k.now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -111,7 +109,11 @@ func (s *Server) authenticate(c *gin.Context) {
 		writeError(c, s.log, s.opts.Debug, booking.Errorf(booking.CodeUnauthorized, "an API key is required: Authorization: Bearer <key>"))
 		return
 	}
-	key, err := s.keys.lookup(c.Request.Context(), secret)
+	var key persistence.APIKey
+	err := persistence.ErrNotFound
+	if auth.LooksLikeAPIKey(secret) { // garbage is refused without a lookup
+		key, err = s.keys.lookup(c.Request.Context(), secret)
+	}
 	if errors.Is(err, persistence.ErrNotFound) {
 		c.Header("WWW-Authenticate", `Bearer realm="staylock", error="invalid_token"`)
 		writeError(c, s.log, s.opts.Debug, booking.Errorf(booking.CodeUnauthorized, "unknown or revoked API key"))
