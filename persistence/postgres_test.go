@@ -2,7 +2,14 @@ package persistence_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/staylock/staylock/booking"
 
 	"github.com/staylock/staylock/persistence"
 	"github.com/staylock/staylock/persistence/pgtest"
@@ -35,4 +42,132 @@ func TestPostgresStoreContract(t *testing.T) {
 		s, _ := newPostgres(t)
 		return s
 	})
+}
+
+// blockSeq1 starts a transaction on its own connection that inserts seq 1
+// of actor without committing, so that a CommitBatch of seq 1 passes the
+// fence check and then waits on the journal's primary key.
+func blockSeq1(t *testing.T, url, actor string) (pgx.Tx, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO journal (actor_id, seq, data, at) VALUES ($1, 1, '\x00', now())`, actor); err != nil {
+		t.Fatal(err)
+	}
+	return tx, conn
+}
+
+// waitForBackends polls until n other client backends of the database are
+// in the given state for a lock (waiting=true) or until none is active.
+func waitForBackends(t *testing.T, conn *pgx.Conn, waiting bool) {
+	t.Helper()
+	q := `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+		AND backend_type = 'client backend' AND state = 'active'`
+	if waiting {
+		q += ` AND wait_event_type = 'Lock'`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var n int
+		if err := conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if (waiting && n > 0) || (!waiting && n == 0) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("backends did not reach the expected state (waiting=%v)", waiting)
+}
+
+func fencedTestBatch(actor string) persistence.Batch {
+	return persistence.Batch{ActorID: actor, FirstSeq: 1, Events: [][]byte{[]byte(`{}`)}, At: time.Now(),
+		Reservations: []booking.Reservation{{Tenant: "acme", ID: "r1", Property: "p1", Status: booking.StatusConfirmed,
+			Stays: []booking.Stay{{RoomType: "dlx", Arrival: 20800, Departure: 20801, Quantity: 1}}, Guest: booking.Guest{Name: "A"},
+			Currency: "EUR", Version: 1, Primary: "dlx"}},
+		Idempotency: []persistence.IdempotencyRecord{{Tenant: "acme", Key: "k1", RequestHash: "h", Status: 201, ExpiresAt: time.Now().Add(time.Hour)}},
+	}
+}
+
+// Two activations that both pass the fence check race on the journal's
+// primary key: the loser gets ErrFenced and writes nothing.
+func TestPostgresFenceRaceOnPrimaryKey(t *testing.T) {
+	s, url := newPostgres(t)
+	ctx := context.Background()
+	const actor = "acme/p1/dlx"
+	tx, conn := blockSeq1(t, url, actor)
+	done := make(chan error, 1)
+	go func() { done <- s.CommitBatch(ctx, fencedTestBatch(actor)) }()
+	waitForBackends(t, conn, true)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, persistence.ErrFenced) {
+		t.Fatalf("losing batch: %v, want ErrFenced", err)
+	}
+	if _, err := s.GetReservation(ctx, "acme", "r1"); !errors.Is(err, persistence.ErrNotFound) {
+		t.Fatalf("reservation of the losing batch: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetIdempotency(ctx, "acme", "k1"); !errors.Is(err, persistence.ErrNotFound) {
+		t.Fatalf("idempotency record of the losing batch: %v, want ErrNotFound", err)
+	}
+	// The pool still works after the failed pipeline.
+	for i := range 10 {
+		if err := s.SetMeta(ctx, "k", fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A connection cut while the pipeline (COMMIT included) is at the server is
+// ErrMaybeCommitted: here the server goes on and may commit after the
+// client gave up. Whatever happened, it happened atomically.
+func TestPostgresCutOffCommitIsMaybeCommitted(t *testing.T) {
+	s, url := newPostgres(t)
+	ctx := context.Background()
+	const actor = "acme/p1/dlx"
+	tx, conn := blockSeq1(t, url, actor)
+	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err := s.CommitBatch(cctx, fencedTestBatch(actor))
+	if !errors.Is(err, persistence.ErrMaybeCommitted) {
+		t.Fatalf("batch cut off by its context: %v, want ErrMaybeCommitted", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitForBackends(t, conn, false)
+	seq, err := s.LastSeq(ctx, actor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, resErr := s.GetReservation(ctx, "acme", "r1")
+	_, idemErr := s.GetIdempotency(ctx, "acme", "k1")
+	committed := seq == 1
+	if committed != (resErr == nil) || committed != (idemErr == nil) {
+		t.Fatalf("half a batch: last seq %d, reservation %v, idempotency %v", seq, resErr, idemErr)
+	}
+	t.Logf("the server committed the abandoned batch: %v", committed)
+}
+
+// A context that is done before anything is sent is a plain error.
+func TestPostgresCancelledBeforeSendIsNotCommitted(t *testing.T) {
+	s, _ := newPostgres(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.CommitBatch(ctx, fencedTestBatch("acme/p1/dlx"))
+	if err == nil || errors.Is(err, persistence.ErrMaybeCommitted) {
+		t.Fatalf("cancelled batch: %v, want a plain error", err)
+	}
+	if seq, err := s.LastSeq(context.Background(), "acme/p1/dlx"); err != nil || seq != 0 {
+		t.Fatalf("last seq %d, %v; want 0", seq, err)
+	}
 }
