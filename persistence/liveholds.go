@@ -10,7 +10,7 @@ import (
 // LiveHolds lists every stored hold part, so that a starting node can wake
 // the room types that own them and release the expired ones.
 func (s *PostgresStore) LiveHolds(ctx context.Context) ([]HoldRow, error) {
-	rows, err := s.pool.Query(ctx, `SELECT tenant, id, property, room_type, expires_at FROM holds ORDER BY tenant, property, room_type`)
+	rows, err := s.pool.Query(ctx, `SELECT tenant, id, property, room_type, expires_at FROM holds ORDER BY tenant, property, room_type, id`)
 	if err != nil {
 		return nil, fmt.Errorf("live holds: %w", err)
 	}
@@ -35,7 +35,7 @@ func (s *SQLiteStore) LiveHolds(ctx context.Context) ([]HoldRow, error) {
 			return h, err
 		}
 		return h, parseSQLiteTimes(&exp, &h.ExpiresAt)
-	}, `SELECT tenant, id, property, room_type, expires_at FROM holds ORDER BY tenant, property, room_type`)
+	}, `SELECT tenant, id, property, room_type, expires_at FROM holds ORDER BY tenant, property, room_type, id`)
 	if err != nil {
 		return nil, fmt.Errorf("live holds: %w", err)
 	}

@@ -5,6 +5,15 @@
 // Everything one actor decision writes goes into one transaction
 // (CommitBatch): journal events fenced by (actor_id, seq), the snapshot,
 // reservation rows, hold rows, the room type row and idempotency records.
+//
+// Open picks the backend from DB_URL (postgres:// → Postgres, empty →
+// SQLite under STORAGE_PATH); MigrateUp, MigrateDown, MigrationStatus and
+// PendingMigrations run the embedded migrations of that backend. Open never
+// migrates.
+//
+// Times: both stores keep times in UTC to the microsecond (Postgres'
+// precision), so a time comes back Equal to StoredTime(t). Pass a time
+// through StoredTime before showing it if it is shown before it is stored.
 package persistence
 
 import (
@@ -26,7 +35,9 @@ var (
 	// exists already. Nothing of the batch was written.
 	ErrIdempotencyTaken = errors.New("idempotency key already completed")
 	// ErrMaybeCommitted: the outcome of COMMIT is unknown (connection lost
-	// during it). Reload to learn what happened; never guess.
+	// or context done after the COMMIT may have reached the server; the
+	// server may still commit afterwards). Reload to learn what happened;
+	// never guess. Every other CommitBatch error means nothing was written.
 	ErrMaybeCommitted = errors.New("commit outcome unknown")
 )
 
@@ -44,7 +55,7 @@ type APIKey struct {
 // JournalEvent is one stored event of an actor.
 type JournalEvent struct {
 	Seq  int64
-	Data []byte // JSON of booking.Event
+	Data []byte // JSON of booking.Event, stored byte for byte
 	At   time.Time
 }
 
@@ -82,21 +93,31 @@ type IdempotencyRecord struct {
 type Batch struct {
 	ActorID string // tenant/property/room_type
 	// Events get seqs FirstSeq, FirstSeq+1, …; FirstSeq-1 must be the last
-	// stored seq of the actor, else ErrFenced.
+	// stored seq of the actor, else ErrFenced. Two batches with the same
+	// FirstSeq (two activations of one actor): exactly one commits. A batch
+	// without events is still checked against the journal when FirstSeq > 0
+	// (FirstSeq 0 with no events skips the check).
 	FirstSeq int64
 	Events   [][]byte
 	At       time.Time
-	// Snapshot, when set, is the state after the last event (seq = last).
+	// Snapshot, when set, is the state after the last event (seq = last);
+	// only the latest snapshot of an actor is kept.
 	Snapshot []byte
+	// RoomType, when set, is upserted (CreatedAt of a stored row is kept).
 	RoomType *booking.RoomType
-	// Reservations are upserted by id (full rows).
+	// Reservations are upserted by (tenant, id) (full rows; the stored
+	// CreatedAt is kept). When one id appears twice, the last one wins.
 	Reservations []booking.Reservation
-	// PutHolds are inserted; DeleteHolds are removed by (tenant, id, room type).
+	// PutHolds are inserted (or replace the same part); DeleteHolds are
+	// removed by (tenant, id, room type) after the puts.
 	PutHolds    []HoldRow
 	DeleteHolds []HoldRow
 	// Idempotency records are completed: inserted, or an in-flight record
-	// with the same key and request hash is updated. A completed record with
-	// the same key makes the whole batch fail with ErrIdempotencyTaken.
+	// with the same key and request hash is updated (keeping its CreatedAt),
+	// or an expired record is replaced. A live completed record with the
+	// same key, or an in-flight one of another request hash, makes the whole
+	// batch fail with ErrIdempotencyTaken. Status must not be 0; ExpiresAt
+	// is required.
 	Idempotency []IdempotencyRecord
 }
 
@@ -106,8 +127,8 @@ type ReservationFilter struct {
 	ArrivalFrom booking.Date // inclusive, 0 = none
 	ArrivalTo   booking.Date // exclusive, 0 = none
 	ExternalRef string
-	Limit       int    // 1..500
-	Cursor      string // opaque, from the previous page
+	Limit       int    // 1..500; 0 means 50, more than 500 means 500
+	Cursor      string // opaque, from the previous page; a bad one is an invalid_request *booking.Error
 }
 
 // Store is the storage contract. Implementations: Postgres and SQLite; both
@@ -119,22 +140,31 @@ type Store interface {
 
 	// EnsureTenant creates tenant id if new; created tells which.
 	EnsureTenant(ctx context.Context, id string) (created bool, err error)
+	// CreateAPIKey stores a key (creating its tenant when new); a zero
+	// CreatedAt means now. The hash is unique.
 	CreateAPIKey(ctx context.Context, k APIKey) error
 	// APIKeyByHash finds an unrevoked key; ErrNotFound otherwise.
 	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	// ListAPIKeys lists every key, revoked ones too, by tenant and age.
 	ListAPIKeys(ctx context.Context) ([]APIKey, error)
-	// RevokeAPIKey marks a key revoked; ErrNotFound for an unknown id.
+	// RevokeAPIKey marks a key revoked (revoking twice keeps the first
+	// time); ErrNotFound for an unknown id.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
 
-	// PutProperty inserts or updates a property (keeps CreatedAt on update).
+	// PutProperty inserts or updates a property (keeps CreatedAt on update;
+	// zero times mean now) and returns it as stored.
 	PutProperty(ctx context.Context, p booking.Property) (stored booking.Property, created bool, err error)
 	GetProperty(ctx context.Context, tenant, id string) (booking.Property, error)
+	// ListProperties lists a tenant's properties by id.
 	ListProperties(ctx context.Context, tenant string) ([]booking.Property, error)
 
+	// GetRoomType returns a room type (written by CommitBatch).
 	GetRoomType(ctx context.Context, tenant, property, id string) (booking.RoomType, error)
+	// ListRoomTypes lists a property's room types by id.
 	ListRoomTypes(ctx context.Context, tenant, property string) ([]booking.RoomType, error)
 
-	// LoadActor returns the snapshot and journal tail of an actor.
+	// LoadActor returns the snapshot and journal tail of an actor (an error
+	// if the tail has a gap).
 	LoadActor(ctx context.Context, actorID string) (ActorState, error)
 	// CommitBatch writes a batch in one transaction; see Batch.
 	CommitBatch(ctx context.Context, b Batch) error
@@ -142,7 +172,8 @@ type Store interface {
 	LastSeq(ctx context.Context, actorID string) (int64, error)
 
 	GetReservation(ctx context.Context, tenant, id string) (booking.Reservation, error)
-	// ListReservations pages by (created_at, id); next is "" on the last page.
+	// ListReservations pages a property's reservations by (created_at, id),
+	// oldest first; next is "" on the last page.
 	ListReservations(ctx context.Context, tenant, property string, f ReservationFilter) (rs []booking.Reservation, next string, err error)
 
 	// HoldRows lists the parts of hold id; ErrNotFound when there are none.

@@ -40,7 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		{"BatchCompletesInFlightIdempotency", testBatchCompletesClaim},
 		{"ReservationsUpsertedAndRead", testReservations},
 		{"ReservationsListedWithFiltersAndCursor", testListReservations},
-		{"HoldRowsPutAndDeleted", testHolds},
+		{"HoldRowsPutDeletedAndListed", testHolds},
 		{"IdempotencyClaimCompleteRelease", testIdempotency},
 		{"IdempotencyExpiryAndPurge", testIdempotencyExpiry},
 		{"MetaStoresSettings", testMeta},
@@ -741,6 +741,15 @@ func testHolds(t *testing.T, s persistence.Store) {
 	for _, id := range []string{"h2", "h3", "nope"} {
 		_, err = s.HoldRows(c, "acme", id)
 		mustErrIs(t, err, persistence.ErrNotFound, "hold "+id)
+	}
+
+	// LiveHolds lists every part of every tenant.
+	g1 := persistence.HoldRow{Tenant: "globex", ID: "g1", Property: "p1", RoomType: "dlx", ExpiresAt: exp}
+	mustCommit(t, s, persistence.Batch{ActorID: "globex/p1/dlx", FirstSeq: 1, Events: events("globex/p1/dlx", 1, 1), At: base, PutHolds: []persistence.HoldRow{g1}})
+	live, err := s.LiveHolds(c)
+	mustNoErr(t, err, "live holds")
+	if want := []persistence.HoldRow{h1std, g1}; !reflect.DeepEqual(live, want) {
+		t.Fatalf("live holds:\n got %+v\nwant %+v", live, want)
 	}
 }
 
