@@ -184,11 +184,7 @@ func (a *inventoryActor) start(ctx actor.Context) {
 	a.pendingRows = map[string]pendingRow{}
 	a.recent = map[string]*recentKey{}
 	a.collecting = &batch{}
-	if ci := protocluster.GetClusterIdentity(ctx); ci != nil {
-		a.id = ci.Identity
-	} else {
-		a.id = ctx.Self().Id
-	}
+	a.id = identityOf(ctx)
 	a.log = a.opts.Logger.With(zap.String("actor", a.id))
 	var err error
 	if a.tenant, a.property, a.roomType, err = ParseIdentity(a.id); err != nil {
@@ -204,6 +200,22 @@ func (a *inventoryActor) start(ctx actor.Context) {
 	ctx.SetReceiveTimeout(a.opts.IdleTimeout)
 	a.expire()
 	a.flush()
+}
+
+// identityOf is the cluster identity of a virtual actor, or the PID's id for
+// an actor spawned by name outside a cluster (tests, tools).
+// protoactor's GetClusterIdentity type-asserts without checking, so it
+// panics when the extension is absent: recover turns that into "absent".
+func identityOf(ctx actor.Context) (id string) {
+	defer func() {
+		if recover() != nil {
+			id = ctx.Self().Id
+		}
+	}()
+	if ci := protocluster.GetClusterIdentity(ctx); ci != nil {
+		return ci.Identity
+	}
+	return ctx.Self().Id
 }
 
 // load reads the snapshot and the journal after it.
