@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -49,6 +50,7 @@ func StatusOf(code booking.Code) int {
 const (
 	msgInternal    = "internal error"
 	msgUnavailable = "a dependency is unavailable; nothing was changed"
+	msgMaybeDone   = "no answer in time: the change may or may not have been made; retry with the same Idempotency-Key"
 )
 
 // apiError turns any error into the *booking.Error the client sees. Errors
@@ -75,7 +77,11 @@ func apiError(err error, debug bool) *booking.Error {
 		return &booking.Error{Code: booking.CodeNotFound, Message: "not found"}
 	}
 	out := &booking.Error{Code: booking.CodeInternal, Message: msgInternal}
-	if isUnavailable(err) {
+	switch {
+	case errors.Is(err, cluster.ErrMaybeDone):
+		// Not "nothing was changed": say so, the key makes a retry safe.
+		out = &booking.Error{Code: booking.CodeUnavailable, Message: msgMaybeDone}
+	case isUnavailable(err):
 		out = &booking.Error{Code: booking.CodeUnavailable, Message: msgUnavailable}
 	}
 	if debug {
