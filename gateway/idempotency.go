@@ -33,6 +33,11 @@ const (
 	// storeTimeout bounds the idempotency bookkeeping that runs after the
 	// client may have gone.
 	storeTimeout = 5 * time.Second
+	// claimTTL is how long an in-flight claim lives: far longer than any
+	// request may run, yet a node that dies holding a claim blocks its key
+	// for minutes, not for the whole retention window. Completion extends
+	// the record to the retention window.
+	claimTTL = 2 * time.Minute
 )
 
 // idempotency runs state-changing calls under the Idempotency-Key protocol.
@@ -161,7 +166,7 @@ func (x *idempotency) serve(c *gin.Context, r responder, call idemCall,
 		now := time.Now()
 		claimed, err = x.store.ClaimIdempotency(ctx, persistence.IdempotencyRecord{
 			Tenant: call.tenant, Key: call.key, RequestHash: call.hash,
-			CreatedAt: now, ExpiresAt: now.Add(x.ttl),
+			CreatedAt: now, ExpiresAt: now.Add(claimTTL),
 		})
 		if err != nil {
 			r.fail(c, err)

@@ -68,7 +68,7 @@ func (h *reservationHandler) create(c *gin.Context) {
 		fe.Add("external_ref", fmt.Sprintf("must be at most %d printable characters", maxExternalRef))
 	}
 	holdID := deref(body.HoldID)
-	if body.HoldID != nil && !validOpaqueID(holdID) {
+	if holdID != "" && !validOpaqueID(holdID) {
 		fe.Add("hold_id", "is not a hold id")
 	}
 	if err := fe.Err(); err != nil {
