@@ -1,0 +1,342 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/staylock/staylock/auth"
+	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/cluster"
+	"github.com/staylock/staylock/gateway"
+	"github.com/staylock/staylock/persistence"
+	"github.com/staylock/staylock/persistence/pgtest"
+)
+
+// faultEngine wraps an engine with hooks that tests use to make the next
+// state change fail, panic or wait, and counts the state changes.
+type faultEngine struct {
+	gateway.Engine
+
+	failNext  atomic.Pointer[error]
+	panicNext atomic.Bool
+	delay     atomic.Int64 // nanoseconds slept before every state change
+	calls     atomic.Int64
+	notReady  atomic.Pointer[error]
+}
+
+// failOnce makes the next state change return err without doing anything.
+func (f *faultEngine) failOnce(err error) { f.failNext.Store(&err) }
+
+// setReady makes Ready fail with err (nil: ready again).
+func (f *faultEngine) setReady(err error) {
+	if err == nil {
+		f.notReady.Store(nil)
+		return
+	}
+	f.notReady.Store(&err)
+}
+
+func (f *faultEngine) enter() error {
+	f.calls.Add(1)
+	if d := f.delay.Load(); d > 0 {
+		time.Sleep(time.Duration(d))
+	}
+	if f.panicNext.CompareAndSwap(true, false) {
+		panic("engine: boom")
+	}
+	if p := f.failNext.Swap(nil); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (f *faultEngine) PutRoomType(ctx context.Context, rt booking.RoomType) (booking.RoomType, bool, error) {
+	if err := f.enter(); err != nil {
+		return booking.RoomType{}, false, err
+	}
+	return f.Engine.PutRoomType(ctx, rt)
+}
+
+func (f *faultEngine) UpdateInventory(ctx context.Context, tenant, property string, updates []booking.InventoryUpdate, idem *cluster.Idem) (int, error) {
+	if err := f.enter(); err != nil {
+		return 0, err
+	}
+	return f.Engine.UpdateInventory(ctx, tenant, property, updates, idem)
+}
+
+func (f *faultEngine) CreateReservation(ctx context.Context, r cluster.NewReservation, idem *cluster.Idem) (booking.Reservation, error) {
+	if err := f.enter(); err != nil {
+		return booking.Reservation{}, err
+	}
+	return f.Engine.CreateReservation(ctx, r, idem)
+}
+
+func (f *faultEngine) ModifyReservation(ctx context.Context, tenant, id string, stays []booking.Stay, guest *booking.Guest, idem *cluster.Idem) (booking.Reservation, error) {
+	if err := f.enter(); err != nil {
+		return booking.Reservation{}, err
+	}
+	return f.Engine.ModifyReservation(ctx, tenant, id, stays, guest, idem)
+}
+
+func (f *faultEngine) CancelReservation(ctx context.Context, tenant, id string, idem *cluster.Idem) (booking.Reservation, error) {
+	if err := f.enter(); err != nil {
+		return booking.Reservation{}, err
+	}
+	return f.Engine.CancelReservation(ctx, tenant, id, idem)
+}
+
+func (f *faultEngine) CreateHold(ctx context.Context, tenant, property string, stays []booking.Stay, ttl time.Duration, idem *cluster.Idem) (booking.Hold, error) {
+	if err := f.enter(); err != nil {
+		return booking.Hold{}, err
+	}
+	return f.Engine.CreateHold(ctx, tenant, property, stays, ttl, idem)
+}
+
+func (f *faultEngine) ReleaseHold(ctx context.Context, tenant, id string, idem *cluster.Idem) error {
+	if err := f.enter(); err != nil {
+		return err
+	}
+	return f.Engine.ReleaseHold(ctx, tenant, id, idem)
+}
+
+func (f *faultEngine) Ready(ctx context.Context) error {
+	if p := f.notReady.Load(); p != nil {
+		return *p
+	}
+	return f.Engine.Ready(ctx)
+}
+
+// Tenants, keys and ids every env starts with.
+const (
+	tenantA  = "ta"
+	tenantB  = "tb"
+	property = "p1"
+	roomType = "dlx"
+)
+
+// env is one server over a fresh store, seeded with two tenants, a key of
+// every role in each, and in tenant A a property, a room type, a
+// reservation and a hold.
+type env struct {
+	t       *testing.T
+	store   persistence.Store
+	engine  *faultEngine
+	srv     *gateway.Server
+	handler http.Handler
+	reg     *prometheus.Registry
+
+	// keys by name: "a-admin", "a-channel", "a-viewer", "a-revoked", "b-admin", …
+	keys   map[string]string
+	keyIDs map[string]string
+	resID  string
+	holdID string
+}
+
+// backends are the stores every end-to-end test runs against.
+var backends = []string{"sqlite", "postgres"}
+
+// eachBackend runs f in a subtest per store.
+func eachBackend(t *testing.T, f func(t *testing.T, backend string)) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { f(t, b) })
+	}
+}
+
+// MustOpenStore opens a fresh, migrated store of the backend.
+func MustOpenStore(t *testing.T, backend string) persistence.Store {
+	t.Helper()
+	ctx := context.Background()
+	dbURL := ""
+	if backend == "postgres" {
+		dbURL = pgtest.NewDatabase(t)
+	}
+	dir := t.TempDir()
+	if _, err := persistence.MigrateUp(ctx, dbURL, dir); err != nil {
+		t.Fatalf("migrate %s: %v", backend, err)
+	}
+	s, err := persistence.Open(ctx, dbURL, dir)
+	if err != nil {
+		t.Fatalf("open %s: %v", backend, err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// newEngine is the engine under the gateway in these tests: the fake, or
+// with STAYLOCK_TEST_ENGINE=cluster the real one (a local cluster node).
+func newEngine(t *testing.T, store persistence.Store) gateway.Engine {
+	t.Helper()
+	if os.Getenv("STAYLOCK_TEST_ENGINE") != "cluster" {
+		return newFakeEngine(store)
+	}
+	n, err := cluster.Start(store, cluster.Options{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
+	if err != nil {
+		t.Fatalf("start cluster node: %v", err)
+	}
+	t.Cleanup(func() { n.Shutdown(true) })
+	return n
+}
+
+// newEnv builds a seeded env; opts may adjust the server options.
+func newEnv(t *testing.T, backend string, opts ...func(*gateway.Options)) *env {
+	t.Helper()
+	store := MustOpenStore(t, backend)
+	e := &env{t: t, store: store, keys: map[string]string{}, keyIDs: map[string]string{}}
+	e.engine = &faultEngine{Engine: newEngine(t, store)}
+	e.reg = prometheus.NewRegistry()
+	o := gateway.Options{Version: "test-1.2.3", Registry: e.reg}
+	for _, f := range opts {
+		f(&o)
+	}
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	e.srv = gateway.New(store, e.engine, log, o)
+	e.handler = e.srv.Handler()
+
+	ctx := context.Background()
+	for _, tenant := range []string{tenantA, tenantB} {
+		if _, err := store.EnsureTenant(ctx, tenant); err != nil {
+			t.Fatalf("ensure tenant: %v", err)
+		}
+		for _, role := range []booking.Role{booking.RoleAdmin, booking.RoleChannel, booking.RoleViewer, booking.RoleAdmin} {
+			name := tenant[1:] + "-" + string(role)
+			if _, ok := e.keys[name]; ok {
+				name = tenant[1:] + "-revoked"
+			}
+			id, secret, hash := auth.NewAPIKey()
+			err := store.CreateAPIKey(ctx, persistence.APIKey{ID: id, Tenant: tenant, Role: role, Name: name, Hash: hash, CreatedAt: time.Now()})
+			if err != nil {
+				t.Fatalf("create key: %v", err)
+			}
+			e.keys[name], e.keyIDs[name] = secret, id
+		}
+	}
+	for _, name := range []string{"a-revoked", "b-revoked"} {
+		if err := store.RevokeAPIKey(ctx, e.keyIDs[name], time.Now()); err != nil {
+			t.Fatalf("revoke: %v", err)
+		}
+	}
+
+	e.mustStatus(http.StatusCreated, e.do("PUT", "/v1/properties/"+property, "a-admin", propertyJSON))
+	e.mustStatus(http.StatusCreated, e.do("PUT", "/v1/properties/"+property+"/room-types/"+roomType, "a-admin", roomTypeJSON))
+	var res booking.Reservation
+	e.decode(e.mustStatus(http.StatusCreated, e.do("POST", "/v1/properties/"+property+"/reservations", "a-admin", reservationJSON)), &res)
+	e.resID = res.ID
+	var hold booking.Hold
+	e.decode(e.mustStatus(http.StatusCreated, e.do("POST", "/v1/properties/"+property+"/holds", "a-admin", holdJSON)), &hold)
+	e.holdID = hold.ID
+	return e
+}
+
+// Sample bodies, valid for the seeded data.
+const (
+	propertyJSON    = `{"name":"Hotel One","timezone":"Europe/Berlin","currency":"EUR"}`
+	roomTypeJSON    = `{"name":"Deluxe","rooms":10,"price":12900}`
+	inventoryJSON   = `{"updates":[{"room_type":"dlx","from":"2026-12-01","to":"2026-12-31","total":12,"price":13900,"stop_sell":false,"min_stay":1}]}`
+	reservationJSON = `{"stays":[{"room_type":"dlx","arrival":"2026-12-01","departure":"2026-12-03","quantity":1}],` +
+		`"guest":{"name":"Ada Lovelace","email":"ada@example.com"},"channel":"booking.com","external_ref":"BDC-123","hold_id":null}`
+	modifyJSON = `{"stays":[{"room_type":"dlx","arrival":"2026-12-01","departure":"2026-12-04","quantity":1}]}`
+	holdJSON   = `{"stays":[{"room_type":"dlx","arrival":"2026-12-05","departure":"2026-12-06","quantity":1}],"ttl_seconds":600}`
+)
+
+// do sends one request; key names a key of the env ("" for none; a value
+// with a space is sent as the raw Authorization header).
+func (e *env) do(method, path, key, body string, header ...string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	var r *http.Request
+	if body == "" {
+		r = httptest.NewRequest(method, path, nil)
+	} else {
+		r = httptest.NewRequest(method, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+	}
+	switch {
+	case strings.Contains(key, " "):
+		r.Header.Set("Authorization", key)
+	case key != "":
+		secret, ok := e.keys[key]
+		if !ok {
+			e.t.Fatalf("no key named %q", key)
+		}
+		r.Header.Set("Authorization", "Bearer "+secret)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	e.handler.ServeHTTP(w, r)
+	return w
+}
+
+func (e *env) mustStatus(want int, w *httptest.ResponseRecorder) *httptest.ResponseRecorder {
+	e.t.Helper()
+	if w.Code != want {
+		e.t.Fatalf("status %d, want %d; body %s", w.Code, want, w.Body.String())
+	}
+	return w
+}
+
+func (e *env) decode(w *httptest.ResponseRecorder, v any) {
+	e.t.Helper()
+	if err := json.Unmarshal(w.Body.Bytes(), v); err != nil {
+		e.t.Fatalf("decode %q: %v", w.Body.String(), err)
+	}
+}
+
+// apiError is the error shape of every failed response.
+type apiError struct {
+	Error struct {
+		Code    string         `json:"code"`
+		Message string         `json:"message"`
+		Details map[string]any `json:"details"`
+	} `json:"error"`
+}
+
+// errorOf decodes an error response strictly: it must have exactly the
+// documented shape.
+func errorOf(t *testing.T, w *httptest.ResponseRecorder) apiError {
+	t.Helper()
+	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("error Content-Type %q, want JSON; body %s", ct, w.Body.String())
+	}
+	var out apiError
+	dec := json.NewDecoder(bytes.NewReader(w.Body.Bytes()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&out); err != nil {
+		t.Fatalf("error body %q is not the error shape: %v", w.Body.String(), err)
+	}
+	if out.Error.Code == "" || out.Error.Message == "" {
+		t.Fatalf("error body %q lacks code or message", w.Body.String())
+	}
+	return out
+}
+
+// mustError checks status and code of an error response.
+func mustError(t *testing.T, w *httptest.ResponseRecorder, status int, code string) apiError {
+	t.Helper()
+	if w.Code != status {
+		t.Fatalf("status %d, want %d; body %s", w.Code, status, w.Body.String())
+	}
+	e := errorOf(t, w)
+	if e.Error.Code != code {
+		t.Fatalf("code %q, want %q; body %s", e.Error.Code, code, w.Body.String())
+	}
+	return e
+}
+
+// fields returns details.fields of an error.
+func (a apiError) fields() map[string]any {
+	f, _ := a.Error.Details["fields"].(map[string]any)
+	return f
+}
