@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,11 +32,17 @@ type PostgresStore struct {
 var _ Store = (*PostgresStore)(nil)
 
 // OpenPostgres connects a pool to dbURL (pool settings such as
-// pool_max_conns may be given in the URL) and checks that it answers.
+// pool_max_conns may be given in the URL; the default is max(8, 2×CPUs)
+// connections) and checks that it answers.
 func OpenPostgres(ctx context.Context, dbURL string) (*PostgresStore, error) {
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse DB_URL: %w", err)
+	}
+	if !strings.Contains(dbURL, "pool_max_conns") {
+		// Commits wait on the WAL flush, not on the CPU: let more of them
+		// be in flight than pgxpool's default (4 on small machines).
+		cfg.MaxConns = int32(max(8, 2*runtime.NumCPU()))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -262,7 +270,13 @@ func (s *PostgresStore) LastSeq(ctx context.Context, actorID string) (int64, err
 // batch is a fixed, small number of statements whatever its size, sent in
 // one pipeline (one round trip) between BEGIN and COMMIT.
 const (
-	pgFenceSQL = `SELECT staylock_assert(j.last = $2::bigint - 1, 'SLFNC',
+	// pgActorLockSQL serialises the commits of one actor, so that the fence
+	// check that follows (a statement of its own, hence a snapshot taken
+	// after the lock) sees every batch committed before: a stale
+	// activation's batch is refused even when it has no events. Activations
+	// that race anyway also meet the journal's primary key.
+	pgActorLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))`
+	pgFenceSQL     = `SELECT staylock_assert(j.last = $2::bigint - 1, 'SLFNC',
 		format('actor %s fenced: batch starts at seq %s but the journal ends at %s', $1::text, $2::bigint, j.last))
 		FROM (SELECT COALESCE(max(seq), 0) AS last FROM journal WHERE actor_id = $1::text) j`
 	pgJournalSQL = `INSERT INTO journal (actor_id, seq, data, at)
@@ -355,6 +369,7 @@ func pgBatch(p *preparedBatch) (*pgx.Batch, int) {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	if p.fenced {
+		b.Queue(pgActorLockSQL, p.ActorID)
 		b.Queue(pgFenceSQL, p.ActorID, p.FirstSeq)
 	}
 	if len(p.Events) > 0 {

@@ -47,7 +47,7 @@ func TestPostgresStoreContract(t *testing.T) {
 // blockSeq1 starts a transaction on its own connection that inserts seq 1
 // of actor without committing, so that a CommitBatch of seq 1 passes the
 // fence check and then waits on the journal's primary key.
-func blockSeq1(t *testing.T, url, actor string) (pgx.Tx, *pgx.Conn) {
+func blockSeq1(t *testing.T, url, actor string) pgx.Tx {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
@@ -62,13 +62,19 @@ func blockSeq1(t *testing.T, url, actor string) (pgx.Tx, *pgx.Conn) {
 	if _, err := tx.Exec(ctx, `INSERT INTO journal (actor_id, seq, data, at) VALUES ($1, 1, '\x00', now())`, actor); err != nil {
 		t.Fatal(err)
 	}
-	return tx, conn
+	return tx
 }
 
-// waitForBackends polls until n other client backends of the database are
-// in the given state for a lock (waiting=true) or until none is active.
-func waitForBackends(t *testing.T, conn *pgx.Conn, waiting bool) {
+// waitForBackends polls, on a connection of its own (a transaction sees a
+// frozen pg_stat_activity), until some other client backend of the database
+// waits for a lock (waiting=true) or until none is active (waiting=false).
+func waitForBackends(t *testing.T, url string, waiting bool) {
 	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
 	q := `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
 		AND backend_type = 'client backend' AND state = 'active'`
 	if waiting {
@@ -103,10 +109,10 @@ func TestPostgresFenceRaceOnPrimaryKey(t *testing.T) {
 	s, url := newPostgres(t)
 	ctx := context.Background()
 	const actor = "acme/p1/dlx"
-	tx, conn := blockSeq1(t, url, actor)
+	tx := blockSeq1(t, url, actor)
 	done := make(chan error, 1)
 	go func() { done <- s.CommitBatch(ctx, fencedTestBatch(actor)) }()
-	waitForBackends(t, conn, true)
+	waitForBackends(t, url, true)
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +140,7 @@ func TestPostgresCutOffCommitIsMaybeCommitted(t *testing.T) {
 	s, url := newPostgres(t)
 	ctx := context.Background()
 	const actor = "acme/p1/dlx"
-	tx, conn := blockSeq1(t, url, actor)
+	tx := blockSeq1(t, url, actor)
 	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	err := s.CommitBatch(cctx, fencedTestBatch(actor))
@@ -144,7 +150,7 @@ func TestPostgresCutOffCommitIsMaybeCommitted(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitForBackends(t, conn, false)
+	waitForBackends(t, url, false)
 	seq, err := s.LastSeq(ctx, actor)
 	if err != nil {
 		t.Fatal(err)
