@@ -93,8 +93,8 @@ proto-check: $(PROTOC_GEN_GO) ## fail when committed .pb.go files differ from th
 	[ $$status -eq 0 ] && echo "proto-check: generated code is up to date"; \
 	exit $$status
 
-bench: ## run the benchmarks of the hot paths
-	$(GO) test -run '^$$' -bench . -benchmem $(BENCH_PKGS)
+bench: ## run the hot-path benchmarks (BENCHFLAGS="-benchtime=1x" for a smoke run)
+	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) $(BENCH_PKGS)
 
 clean: ## remove build output
 	rm -rf $(BIN)
