@@ -8,10 +8,15 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -19,6 +24,7 @@ import (
 	"github.com/staylock/staylock/auth"
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/cluster"
+	"github.com/staylock/staylock/docs"
 	"github.com/staylock/staylock/gateway"
 	"github.com/staylock/staylock/persistence"
 	"github.com/staylock/staylock/persistence/pgtest"
@@ -276,7 +282,46 @@ func (e *env) do(method, path, key, body string, header ...string) *httptest.Res
 	}
 	w := httptest.NewRecorder()
 	e.handler.ServeHTTP(w, r)
+	checkAgainstOpenAPI(e.t, r, w)
 	return w
+}
+
+var openAPI struct {
+	once   sync.Once
+	router routers.Router
+	err    error
+}
+
+// checkAgainstOpenAPI validates a response (status, headers, body) against
+// docs/openapi.yaml, for every request the route of which it documents.
+func checkAgainstOpenAPI(t *testing.T, r *http.Request, w *httptest.ResponseRecorder) {
+	t.Helper()
+	openAPI.once.Do(func() {
+		doc, err := openapi3.NewLoader().LoadFromData(docs.OpenAPI)
+		if err == nil {
+			openAPI.router, err = legacy.NewRouter(doc)
+		}
+		openAPI.err = err
+	})
+	if openAPI.err != nil {
+		t.Fatalf("load openapi.yaml: %v", openAPI.err)
+	}
+	req := r.Clone(context.Background())
+	req.URL.Scheme, req.URL.Host = "http", "localhost:8080"
+	route, params, err := openAPI.router.FindRoute(req)
+	if err != nil {
+		return // not a documented path and method (404 and 405 probes)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 w.Code,
+		Header:                 w.Header(),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	in.SetBodyBytes(w.Body.Bytes())
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s %s → %d does not match docs/openapi.yaml: %v\nbody: %s", r.Method, r.URL, w.Code, err, w.Body.String())
+	}
 }
 
 func (e *env) mustStatus(want int, w *httptest.ResponseRecorder) *httptest.ResponseRecorder {
