@@ -71,12 +71,16 @@ func (o *Options) withDefaults() {
 		o.RecentKeys = 4096
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = now
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
 }
+
+// now is the wall clock at the precision both stores keep (Postgres keeps
+// microseconds), so an answer shows the same times a later read does.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // Props returns the actor props of the inventory kind.
 func Props(store persistence.Store, opts Options) *actor.Props {

@@ -86,7 +86,7 @@ func Start(store persistence.Store, opts Options) (*Node, error) {
 	c.StartMember()
 	n := &Node{system: system, cluster: c}
 	n.Client = &Client{store: store, system: system, cluster: c, timeout: opts.RequestTimeout,
-		log: opts.Logger, now: time.Now, ready: n.ready}
+		log: opts.Logger, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }, ready: n.ready}
 	return n, nil
 }
 
