@@ -5,12 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/staylock/staylock/auth"
 	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/gateway"
+	"github.com/staylock/staylock/persistence"
 )
 
 // TestResponseBasics: JSON content type, security headers and request ids
@@ -250,5 +257,40 @@ func TestResponsesAreCompact(t *testing.T) {
 	}
 	if !bytes.Equal(w.Body.Bytes(), want) {
 		t.Errorf("body %s\nwant %s", w.Body.String(), want)
+	}
+}
+
+// TestAccessLog: one line per request with a static message and the route
+// template, status, latency, request id and tenant as fields; probes of the
+// operational endpoints stay out of the info log.
+func TestAccessLog(t *testing.T) {
+	store := MustOpenStore(t, "sqlite")
+	core, logs := observer.New(zap.InfoLevel)
+	srv := gateway.New(store, newFakeEngine(store), zap.New(core), gateway.Options{})
+	ctx := context.Background()
+	if _, err := store.EnsureTenant(ctx, tenantA); err != nil {
+		t.Fatal(err)
+	}
+	id, secret, hash := auth.NewAPIKey()
+	if err := store.CreateAPIKey(ctx, persistence.APIKey{ID: id, Tenant: tenantA, Role: booking.RoleViewer, Hash: hash, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/v1/properties/p1", nil)
+	r.Header.Set("Authorization", "Bearer "+secret)
+	r.Header.Set("X-Request-ID", "req-1")
+	srv.Handler().ServeHTTP(httptest.NewRecorder(), r)
+	srv.Handler().ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/livez", nil))
+
+	lines := logs.FilterMessage("http request").All()
+	if len(lines) != 1 {
+		t.Fatalf("%d access lines, want 1 (probes at debug level): %+v", len(lines), logs.All())
+	}
+	f := lines[0].ContextMap()
+	if f["method"] != "GET" || f["route"] != "/v1/properties/:property" || f["status"] != int64(404) ||
+		f["request_id"] != "req-1" || f["tenant"] != tenantA {
+		t.Errorf("access line fields %v", f)
+	}
+	if _, ok := f["latency"]; !ok {
+		t.Errorf("access line without latency: %v", f)
 	}
 }
