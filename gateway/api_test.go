@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,5 +293,52 @@ func TestAccessLog(t *testing.T) {
 	}
 	if _, ok := f["latency"]; !ok {
 		t.Errorf("access line without latency: %v", f)
+	}
+}
+
+// countingStore counts key lookups.
+type countingStore struct {
+	persistence.Store
+	keyLookups atomic.Int64
+}
+
+func (s *countingStore) APIKeyByHash(ctx context.Context, hash []byte) (persistence.APIKey, error) {
+	s.keyLookups.Add(1)
+	return s.Store.APIKeyByHash(ctx, hash)
+}
+
+// TestKeyLookupsAreCached: the hot path does not ask the store for the key
+// on every request, and malformed keys never reach it.
+func TestKeyLookupsAreCached(t *testing.T) {
+	store := &countingStore{Store: MustOpenStore(t, "sqlite")}
+	srv := gateway.New(store, newFakeEngine(store), zap.NewNop(), gateway.Options{})
+	ctx := context.Background()
+	if _, err := store.EnsureTenant(ctx, tenantA); err != nil {
+		t.Fatal(err)
+	}
+	id, secret, hash := auth.NewAPIKey()
+	if err := store.CreateAPIKey(ctx, persistence.APIKey{ID: id, Tenant: tenantA, Role: booking.RoleViewer, Hash: hash, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	send := func(auth string) int {
+		r := httptest.NewRequest("GET", "/v1/properties", nil)
+		r.Header.Set("Authorization", auth)
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, r)
+		return w.Code
+	}
+	for range 50 {
+		if code := send("Bearer " + secret); code != http.StatusOK {
+			t.Fatalf("status %d", code)
+		}
+	}
+	if n := store.keyLookups.Load(); n != 1 {
+		t.Errorf("%d key lookups for 50 requests, want 1", n)
+	}
+	if code := send("Bearer not-a-key"); code != http.StatusUnauthorized {
+		t.Fatalf("malformed key: %d", code)
+	}
+	if n := store.keyLookups.Load(); n != 1 {
+		t.Errorf("a malformed key was looked up")
 	}
 }
