@@ -139,8 +139,12 @@ var errKeyReused = booking.Errorf(booking.CodeIdempotencyKeyReused,
 func (x *idempotency) serve(c *gin.Context, r responder, call idemCall,
 	fn func(ctx context.Context, idem *cluster.Idem) (any, error)) {
 	ctx := c.Request.Context()
+	// A change, once started, runs to its end even if the client goes away:
+	// its outcome then is stored for the retry instead of left in doubt. The
+	// engine bounds the call with its own timeout.
+	changeCtx := context.WithoutCancel(ctx)
 	if call.key == "" {
-		v, err := fn(ctx, nil)
+		v, err := fn(changeCtx, nil)
 		if err != nil {
 			r.fail(c, err)
 			return
@@ -180,7 +184,7 @@ func (x *idempotency) serve(c *gin.Context, r responder, call idemCall,
 
 	idem := &cluster.Idem{Key: call.key, RequestHash: call.hash}
 	setStatus(&idem.Status, call.status)
-	v, err := fn(ctx, idem)
+	v, err := fn(changeCtx, idem)
 	// The bookkeeping below must happen even if the client has gone.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
