@@ -135,7 +135,6 @@ var errKeyReused = booking.Errorf(booking.CodeIdempotencyKeyReused,
 // stored outcome, or fn's result (status call.status), or fn's error.
 // fn receives the Idem to hand to the engine (nil without a key). A non-nil
 // result is marshalled with json.Marshal: the engine stores the same bytes.
-// done, when set, sees the outcome of a call that ran (not of replays).
 func (x *idempotency) serve(c *gin.Context, r responder, call idemCall,
 	fn func(ctx context.Context, idem *cluster.Idem) (any, error)) {
 	ctx := c.Request.Context()
