@@ -181,8 +181,7 @@ func (x *idempotency) serve(c *gin.Context, r responder, call idemCall,
 		// Someone else holds the key: look again (wait or replay).
 	}
 
-	idem := &cluster.Idem{Key: call.key, RequestHash: call.hash}
-	setStatus(&idem.Status, call.status)
+	idem := &cluster.Idem{Key: call.key, RequestHash: call.hash, Status: int32(call.status)}
 	v, err := fn(changeCtx, idem)
 	// The bookkeeping below must happen even if the client has gone.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
@@ -322,7 +321,3 @@ func writeBody(c *gin.Context, status int, body []byte) {
 	}
 	c.Data(status, contentTypeJSON, body)
 }
-
-// setStatus sets an Idem's status whatever its integer type (a Go int or
-// the int32 of its protobuf form).
-func setStatus[T ~int | ~int32](dst *T, status int) { *dst = T(status) }
