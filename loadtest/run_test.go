@@ -1,0 +1,280 @@
+package loadtest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/staylock/staylock/loadtest"
+)
+
+// quiet is the part of every test config that keeps output small.
+func quiet(c loadtest.Config) loadtest.Config {
+	c.Progress = loadtest.ProgressPlain
+	c.ProgressInterval = 500 * time.Millisecond
+	if c.Seed == 0 {
+		c.Seed = 7
+	}
+	return c
+}
+
+// MustRun runs a load test that must pass, and returns its report.
+func MustRun(t *testing.T, c loadtest.Config) loadtest.Report {
+	t.Helper()
+	var out bytes.Buffer
+	rep, err := loadtest.Run(context.Background(), quiet(c), &out)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if !rep.Passed || rep.Audit.Problems() != 0 || len(rep.Problems) != 0 {
+		t.Fatalf("the run did not pass\n%s", out.String())
+	}
+	if rep.Audit.Skipped || rep.Audit.Acknowledged == 0 || rep.Audit.Nights == 0 || rep.Audit.Reservations < rep.Audit.Acknowledged {
+		t.Fatalf("the audit checked too little: %+v\n%s", rep.Audit, out.String())
+	}
+	if rep.Bookings == 0 || rep.Total.P99 <= 0 || len(rep.Timeline) == 0 || len(rep.Histogram) == 0 {
+		t.Fatalf("the report is empty\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "result: PASS") {
+		t.Fatalf("no final table:\n%s", out.String())
+	}
+	t.Log(out.String())
+	return rep
+}
+
+func TestRunAgainstRealServerPassesAudit(t *testing.T) {
+	srv := MustStartServer(t)
+	base := loadtest.Config{Targets: []string{srv.URL}, Key: srv.Key, Setup: true, Clients: 8,
+		Duration: time.Second, MaxErrorRate: loadtest.ErrorRate(0)}
+
+	t.Run("hot closed loop books one room type", func(t *testing.T) {
+		c := base
+		c.Scenario = "hot"
+		rep := MustRun(t, c)
+		if rep.Audit.RoomTypes != 1 {
+			t.Errorf("hot touched %d room types, want 1", rep.Audit.RoomTypes)
+		}
+	})
+	t.Run("hot open loop with two targets", func(t *testing.T) {
+		c := base
+		c.Scenario, c.Rate, c.Targets = "hot", 200, []string{srv.URL, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)}
+		rep := MustRun(t, c)
+		if rep.Mode != "open" || rep.Total.Count < 150 {
+			t.Errorf("open loop: mode %s, %d operations; want open, about 200", rep.Mode, rep.Total.Count)
+		}
+	})
+	t.Run("spread over many room types", func(t *testing.T) {
+		c := base
+		c.Scenario, c.Layout = "spread", loadtest.Layout{Properties: 3, RoomTypes: 30}
+		rep := MustRun(t, c)
+		if rep.Audit.Properties != 3 || rep.Audit.RoomTypes < 10 {
+			t.Errorf("spread touched %d properties, %d room types", rep.Audit.Properties, rep.Audit.RoomTypes)
+		}
+	})
+	t.Run("channel with duplicates, modifications and cancellations", func(t *testing.T) {
+		c := base
+		c.Scenario, c.Duration, c.Layout = "channel", 2*time.Second, loadtest.Layout{Properties: 2, RoomTypes: 6, Rooms: 5}
+		rep := MustRun(t, c)
+		ops := map[string]int64{}
+		for _, o := range rep.Operations {
+			ops[o.Name] = o.OK
+		}
+		for _, op := range []string{"book", "book_duplicate", "modify", "cancel"} {
+			if ops[op] == 0 {
+				t.Errorf("no successful %s in the channel scenario: %v", op, ops)
+			}
+		}
+	})
+	t.Run("mixed writes reports", func(t *testing.T) {
+		dir := t.TempDir()
+		c := base
+		c.Scenario, c.Duration, c.Layout = "mixed", 1500*time.Millisecond, loadtest.Layout{Properties: 2, RoomTypes: 8, Rooms: 10}
+		c.JSONFile, c.HTMLFile = filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
+		rep := MustRun(t, c)
+		b, err := os.ReadFile(c.JSONFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back loadtest.Report
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("JSON report: %v", err)
+		}
+		if back.Bookings != rep.Bookings || back.Total.P99 != rep.Total.P99 || !back.Passed {
+			t.Errorf("JSON report differs: %d bookings, p99 %s", back.Bookings, back.Total.P99)
+		}
+		h, err := os.ReadFile(c.HTMLFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		html := string(h)
+		if n := strings.Count(html, "<svg"); n != 3 {
+			t.Errorf("HTML report has %d plots, want 3", n)
+		}
+		for _, bad := range []string{"<script", "<link", "src=", "@import", "url("} {
+			if strings.Contains(html, bad) {
+				t.Errorf("HTML report is not self-contained: has %q", bad)
+			}
+		}
+	})
+	t.Run("burst sells exactly the free rooms", func(t *testing.T) {
+		c := base
+		c.Scenario, c.Clients, c.Duration = "burst", 4, 1500*time.Millisecond
+		c.Layout = loadtest.Layout{RoomTypes: 4, Rooms: 20}
+		c.Burst = loadtest.BurstConfig{Attempts: 300, Rooms: 40, Window: 300 * time.Millisecond, At: 300 * time.Millisecond}
+		rep := MustRun(t, c)
+		if rep.Burst == nil || rep.Burst.Available != 40 || rep.Burst.Accepted != 40 || rep.Burst.Refused != 260 {
+			t.Fatalf("burst: %+v", rep.Burst)
+		}
+		if rep.Burst.SellOut <= 0 || rep.Burst.BackgroundOps == 0 {
+			t.Errorf("burst timings missing: %+v", rep.Burst)
+		}
+	})
+}
+
+func TestAuditFindsWhatABrokenServerDid(t *testing.T) {
+	t.Run("oversold nights", func(t *testing.T) {
+		url := MustStartFake(t, fakeOversell, 0)
+		var out bytes.Buffer
+		rep, err := loadtest.Run(context.Background(), quiet(loadtest.Config{Targets: []string{url}, Key: "k", Setup: true,
+			Clients: 4, Duration: 300 * time.Millisecond, Layout: loadtest.Layout{Rooms: 3}}), &out)
+		if !errors.Is(err, loadtest.ErrAudit) {
+			t.Fatalf("err = %v, want ErrAudit\n%s", err, out.String())
+		}
+		if rep.Passed || rep.Audit.OversoldNights == 0 || !strings.Contains(out.String(), "oversold, booked") {
+			t.Fatalf("oversold nights not reported: %+v\n%s", rep.Audit, out.String())
+		}
+	})
+	t.Run("acknowledged bookings that are missing", func(t *testing.T) {
+		url := MustStartFake(t, fakeForget, 0)
+		var out bytes.Buffer
+		rep, err := loadtest.Run(context.Background(), quiet(loadtest.Config{Targets: []string{url}, Key: "k", Setup: true,
+			Clients: 4, Duration: 300 * time.Millisecond}), &out)
+		if !errors.Is(err, loadtest.ErrAudit) {
+			t.Fatalf("err = %v, want ErrAudit\n%s", err, out.String())
+		}
+		if rep.Audit.Missing == 0 || rep.Audit.Missing != rep.Audit.Acknowledged/5 {
+			t.Fatalf("missing = %d of %d acknowledged, want a fifth\n%s", rep.Audit.Missing, rep.Audit.Acknowledged, out.String())
+		}
+	})
+	t.Run("the command fails", func(t *testing.T) {
+		url := MustStartFake(t, fakeForget, 0)
+		err := runCommand(t, "--url", url, "--key", "k", "--setup", "--clients", "2", "--duration", "200ms")
+		if !errors.Is(err, loadtest.ErrAudit) {
+			t.Fatalf("command error = %v, want ErrAudit", err)
+		}
+	})
+	t.Run("an honest fake passes", func(t *testing.T) {
+		url := MustStartFake(t, fakeHonest, 0)
+		if err := runCommand(t, "--url", url, "--key", "k", "--setup", "--clients", "2", "--duration", "200ms"); err != nil {
+			t.Fatalf("command error = %v", err)
+		}
+	})
+}
+
+// runCommand runs `staylock loadtest ARGS` and returns its error.
+func runCommand(t *testing.T, args ...string) error {
+	t.Helper()
+	cmd := loadtest.NewCommand(&bytes.Buffer{})
+	cmd.SetArgs(append(args, "--progress", "none"))
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	return cmd.ExecuteContext(context.Background())
+}
+
+func TestThresholds(t *testing.T) {
+	t.Run("a breached max-p99 fails", func(t *testing.T) {
+		url := MustStartFake(t, fakeHonest, 3*time.Millisecond)
+		var out bytes.Buffer
+		rep, err := loadtest.Run(context.Background(), quiet(loadtest.Config{Targets: []string{url}, Key: "k", Setup: true,
+			Clients: 2, Duration: 200 * time.Millisecond, MaxP99: time.Millisecond}), &out)
+		if !errors.Is(err, loadtest.ErrThresholds) || errors.Is(err, loadtest.ErrAudit) {
+			t.Fatalf("err = %v, want ErrThresholds alone\n%s", err, out.String())
+		}
+		if rep.Passed || len(rep.Thresholds) != 1 || rep.Thresholds[0].OK || !strings.Contains(out.String(), "BREACHED") {
+			t.Fatalf("thresholds: %+v\n%s", rep.Thresholds, out.String())
+		}
+		err = runCommand(t, "--url", url, "--key", "k", "--setup", "--clients", "2", "--duration", "200ms", "--max-p99", "1ms")
+		if !errors.Is(err, loadtest.ErrThresholds) {
+			t.Fatalf("command error = %v, want ErrThresholds", err)
+		}
+	})
+	t.Run("a met max-p99 passes", func(t *testing.T) {
+		url := MustStartFake(t, fakeHonest, 0)
+		err := runCommand(t, "--url", url, "--key", "k", "--setup", "--clients", "2", "--duration", "200ms", "--max-p99", "10s")
+		if err != nil {
+			t.Fatalf("command error = %v", err)
+		}
+	})
+	t.Run("errors over max-error-rate fail", func(t *testing.T) {
+		url := MustStartFake(t, fakeFlaky, 0)
+		err := runCommand(t, "--url", url, "--key", "k", "--setup", "--clients", "2", "--duration", "200ms",
+			"--retries", "-1", "--max-error-rate", "0")
+		if !errors.Is(err, loadtest.ErrThresholds) {
+			t.Fatalf("command error = %v, want ErrThresholds", err)
+		}
+	})
+	t.Run("retries with the same key hide a flaky 500", func(t *testing.T) {
+		url := MustStartFake(t, fakeFlaky, 0)
+		var out bytes.Buffer
+		rep, err := loadtest.Run(context.Background(), quiet(loadtest.Config{Targets: []string{url}, Key: "k", Setup: true,
+			Clients: 2, Duration: 200 * time.Millisecond, MaxErrorRate: loadtest.ErrorRate(0)}), &out)
+		if err != nil {
+			t.Fatalf("err = %v\n%s", err, out.String())
+		}
+		if rep.Retries["internal"] == 0 || rep.Requests <= rep.Total.Count {
+			t.Fatalf("no retries counted: %v, %d requests for %d operations", rep.Retries, rep.Requests, rep.Total.Count)
+		}
+	})
+}
+
+// failingTransport fails the test if anything is sent.
+type failingTransport struct{ t *testing.T }
+
+func (f failingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.t.Errorf("a request was sent to %s", r.URL)
+	return nil, errors.New("no network in this test")
+}
+
+func TestRemoteTargetsAreRefused(t *testing.T) {
+	never := &http.Client{Transport: failingTransport{t}}
+	for _, target := range []string{"http://192.0.2.10:8080", "http://example.invalid", "https://10.1.2.3"} {
+		t.Run(target, func(t *testing.T) {
+			_, err := loadtest.Run(context.Background(), loadtest.Config{Targets: []string{"http://127.0.0.1:1", target},
+				Key: "k", Setup: true, HTTPClient: never}, &bytes.Buffer{})
+			if !errors.Is(err, loadtest.ErrRemoteTarget) {
+				t.Fatalf("err = %v, want ErrRemoteTarget", err)
+			}
+		})
+	}
+	t.Run("the command refuses too", func(t *testing.T) {
+		err := runCommand(t, "--url", "http://192.0.2.10:8080", "--key", "k", "--setup")
+		if !errors.Is(err, loadtest.ErrRemoteTarget) {
+			t.Fatalf("command error = %v, want ErrRemoteTarget", err)
+		}
+	})
+	t.Run("loopback names and addresses are allowed", func(t *testing.T) {
+		for _, target := range []string{"http://localhost:1", "http://127.0.0.2:1", "http://[::1]:1"} {
+			calls := 0
+			hc := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+				calls++
+				return nil, errors.New("refused by the test")
+			})}
+			_, err := loadtest.Run(context.Background(), loadtest.Config{Targets: []string{target}, Key: "k", Setup: true,
+				Retries: -1, HTTPClient: hc}, &bytes.Buffer{})
+			if errors.Is(err, loadtest.ErrRemoteTarget) || calls == 0 {
+				t.Errorf("%s: err = %v after %d calls; want a setup error after trying", target, err, calls)
+			}
+		}
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

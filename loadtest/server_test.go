@@ -1,0 +1,65 @@
+package loadtest_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/staylock/staylock/actors"
+	"github.com/staylock/staylock/auth"
+	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/cluster"
+	"github.com/staylock/staylock/gateway"
+	"github.com/staylock/staylock/persistence"
+)
+
+// realServer is a whole Staylock server in this process, wired as
+// cmd/staylock/serve.go wires it: an embedded SQLite store in a temporary
+// folder, a one-node cluster and the gateway, served on a loopback port.
+type realServer struct {
+	URL string
+	Key string // an admin key of tenant "loadtest"
+}
+
+// MustStartServer starts a real server for the test; it stops at cleanup.
+func MustStartServer(t *testing.T) realServer {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := persistence.MigrateUp(ctx, "", dir); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	store, err := persistence.Open(ctx, "", dir)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	node, err := cluster.Start(store, cluster.Options{Logger: log,
+		Actor: actors.Options{GroupCommit: true, MaxBatch: 256, SnapshotEvery: 1000, IdempotencyTTL: 72 * time.Hour}})
+	if err != nil {
+		_ = store.Close()
+		t.Fatalf("start cluster: %v", err)
+	}
+	srv := gateway.New(store, node, log, gateway.Options{Version: "loadtest-test", Local: true})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.Close()
+		node.Shutdown(false)
+		_ = store.Close()
+	})
+
+	const tenant = "loadtest"
+	if _, err := store.EnsureTenant(ctx, tenant); err != nil {
+		t.Fatalf("ensure tenant: %v", err)
+	}
+	id, secret, hash := auth.NewAPIKey()
+	if err := store.CreateAPIKey(ctx, persistence.APIKey{ID: id, Tenant: tenant, Role: booking.RoleAdmin,
+		Name: "loadtest", Hash: hash, CreatedAt: time.Now()}); err != nil {
+		t.Fatalf("create key: %v", err)
+	}
+	return realServer{URL: hs.URL, Key: secret}
+}
