@@ -126,6 +126,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newServeCmd(a),
 		newMigrateCmd(a),
 		newKeysCmd(a),
+		newLoadtestCmd(a),
 	)
 	return root
 }
