@@ -267,7 +267,7 @@ func TestResponsesAreCompact(t *testing.T) {
 func TestAccessLog(t *testing.T) {
 	store := MustOpenStore(t, "sqlite")
 	core, logs := observer.New(zap.InfoLevel)
-	srv := gateway.New(store, newFakeEngine(store), zap.New(core), gateway.Options{})
+	srv := gateway.New(store, newEngine(t, store), zap.New(core), gateway.Options{})
 	ctx := context.Background()
 	if _, err := store.EnsureTenant(ctx, tenantA); err != nil {
 		t.Fatal(err)
@@ -311,7 +311,7 @@ func (s *countingStore) APIKeyByHash(ctx context.Context, hash []byte) (persiste
 // on every request, and malformed keys never reach it.
 func TestKeyLookupsAreCached(t *testing.T) {
 	store := &countingStore{Store: MustOpenStore(t, "sqlite")}
-	srv := gateway.New(store, newFakeEngine(store), zap.NewNop(), gateway.Options{})
+	srv := gateway.New(store, newEngine(t, store), zap.NewNop(), gateway.Options{})
 	ctx := context.Background()
 	if _, err := store.EnsureTenant(ctx, tenantA); err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -180,18 +179,15 @@ func MustOpenStore(t *testing.T, backend string) persistence.Store {
 	return s
 }
 
-// newEngine is the engine under the gateway in these tests: the fake, or
-// with STAYLOCK_TEST_ENGINE=cluster the real one (a local cluster node).
+// newEngine starts the real engine: a local cluster node with the actors
+// on the test's store.
 func newEngine(t *testing.T, store persistence.Store) gateway.Engine {
 	t.Helper()
-	if os.Getenv("STAYLOCK_TEST_ENGINE") != "cluster" {
-		return newFakeEngine(store)
-	}
 	n, err := cluster.Start(store, cluster.Options{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
 	if err != nil {
 		t.Fatalf("start cluster node: %v", err)
 	}
-	t.Cleanup(func() { n.Shutdown(true) })
+	t.Cleanup(func() { n.Shutdown(false) })
 	return n
 }
 
