@@ -287,14 +287,20 @@ func histogramSVG(hb []HistogramBucket, total OpStats) template.HTML {
 		}
 		return x(float64(n))
 	}
-	for _, m := range []struct {
+	for i, m := range []struct {
 		name  string
 		v     Millis
 		color string
 	}{{"p50", total.P50, colorP50}, {"p99", total.P99, colorP99}, {"p99.9", total.P999, "#188038"}} {
 		px := pos(m.v)
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-dasharray="4 3" stroke-width="1.5"/><text x="%.1f" y="%d" fill="%s">%s %s</text>`,
-			px, padT, px, padT+innerH, m.color, px+4, padT+12, m.color, m.name, m.v)
+		// Labels are stacked so that close percentiles stay readable, and
+		// kept inside the plot near its right edge.
+		tx, anchor := px+4, "start"
+		if px > padL+innerW-120 {
+			tx, anchor = px-4, "end"
+		}
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-dasharray="4 3" stroke-width="1.5"/><text x="%.1f" y="%d" text-anchor="%s" fill="%s">%s %s</text>`,
+			px, padT, px, padT+innerH, m.color, tx, padT+12+14*i, anchor, m.color, m.name, m.v)
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // #nosec G203 -- built from numbers and escaped labels
