@@ -104,6 +104,9 @@ type Config struct {
 	GroupCommit bool `env:"GROUP_COMMIT" envDefault:"true"`
 	// MaxBatch is the most requests one actor commits in one transaction.
 	MaxBatch int `env:"MAX_BATCH" envDefault:"256"`
+	// PprofAddr, when set, serves net/http/pprof on this address (keep it on
+	// loopback: profiles reveal internals). Empty = off.
+	PprofAddr string `env:"PPROF_ADDR"`
 }
 
 // Mail configures outgoing email.
@@ -433,6 +436,11 @@ func (c Config) validate() []Problem {
 	if err := checkHostPort(c.HTTPAddr, true); err != nil {
 		add("HTTP_ADDR", "must be host:port such as :8080 or 127.0.0.1:8080: %v", err)
 	}
+	if c.PprofAddr != "" {
+		if err := checkHostPort(c.PprofAddr, false); err != nil {
+			add("PPROF_ADDR", "must be host:port such as 127.0.0.1:6060: %v", err)
+		}
+	}
 	if strings.TrimSpace(c.StoragePath) == "" {
 		add("STORAGE_PATH", "must not be empty")
 	}
@@ -686,6 +694,7 @@ func (c Config) Redacted() map[string]string {
 		"APP_KEY":               secret(c.Key),
 		"APP_KEY_NEXT":          secret(c.KeyNext),
 		"HTTP_ADDR":             c.HTTPAddr,
+		"PPROF_ADDR":            c.PprofAddr,
 		"STORAGE_PATH":          c.StoragePath,
 		"DB_URL":                redactURL(c.DBURL),
 		"REDIS_URL":             redactURL(c.RedisURL),
