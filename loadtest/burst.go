@@ -20,7 +20,6 @@ const maxBurstSamples = 2_000_000
 // over a background load of realistic bookings on the other room types.
 // Exactly the rooms available must be accepted.
 type burstScenario struct {
-	baseScenario
 	flash      roomType
 	background []roomType
 	night      date
