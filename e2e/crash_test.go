@@ -254,3 +254,41 @@ func TestRestart_SIGTERMThenStartBringsEverythingBack(t *testing.T) {
 		checkBooksBalance(t, c2, []string{"std", "dlx"})
 	})
 }
+
+func TestRestart_HoldsExpireAcrossARestart(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		key := b.MustCreateKey(t, "acme", "admin")
+		s := b.MustStart(t)
+		c := newClient(s.url, key)
+		mustSetUpHotel(t, c, []string{"dlx"}, 5)
+		var hold struct {
+			ExpiresAt time.Time `json:"expires_at"`
+		}
+		c.MustDo(t, "POST", "/v1/properties/p1/holds", map[string]any{
+			"stays":       []stay{{RoomType: "dlx", Arrival: "2027-01-05", Departure: "2027-01-06", Quantity: 2}},
+			"ttl_seconds": 3,
+		}, http.StatusCreated, &hold)
+		if code := s.stop(t, syscall.SIGTERM); code != 0 {
+			t.Fatalf("SIGTERM exit code %d", code)
+		}
+		// The hold outlives the process; the restarted node releases it on time.
+		s2 := b.MustStart(t)
+		c2 := newClient(s2.url, key)
+		deadline := hold.ExpiresAt.Add(5 * time.Second)
+		for {
+			var av availabilityResp
+			c2.MustDo(t, "GET", "/v1/properties/p1/availability?from=2027-01-05&to=2027-01-06", nil, http.StatusOK, &av)
+			n := av.RoomTypes[0].Nights[0]
+			if n.Held == 0 {
+				if time.Now().Before(hold.ExpiresAt) {
+					t.Fatalf("hold released before it expired: %+v", n)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("hold still held 5 s after expires_at %s: %+v", hold.ExpiresAt, n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
