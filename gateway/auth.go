@@ -146,7 +146,7 @@ func tenantOf(c *gin.Context) string {
 // permits reports whether role may use a route needing a.
 func (a access) permits(role booking.Role) bool {
 	switch a {
-	case accessPublic, accessRead:
+	case accessPublic, accessRead, accessStream:
 		return role == booking.RoleAdmin || role == booking.RoleChannel || role == booking.RoleViewer
 	case accessBook:
 		return role == booking.RoleAdmin || role == booking.RoleChannel

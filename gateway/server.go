@@ -48,6 +48,8 @@ type Options struct {
 	// Registry receives the gateway's metrics and is served on /metrics;
 	// nil makes a new one with the Go and process collectors.
 	Registry *prometheus.Registry
+	// Stream configures the live availability stream and its tokens.
+	Stream StreamOptions
 }
 
 // Server is the HTTP API. It is safe for concurrent use.
@@ -61,6 +63,7 @@ type Server struct {
 	keys     *keyCache
 	idem     *idempotency
 	metrics  *metrics
+	hub      *hub
 	draining atomic.Bool
 
 	checksMu sync.RWMutex
@@ -101,6 +104,7 @@ func New(store persistence.Store, engine Engine, log *zap.Logger, opts Options) 
 		metrics: newMetrics(opts.Registry),
 	}
 	s.idem = &idempotency{store: store, ttl: opts.IdempotencyTTL, wait: idempotencyWait, poll: idempotencyPoll}
+	s.hub = newHub(store, engine, log, opts.Debug, opts.Stream, opts.Registry)
 	s.router = s.buildRouter()
 	return s
 }
@@ -110,6 +114,11 @@ func (s *Server) Handler() http.Handler { return s.router }
 
 // Routes lists every route the API serves (method and path template).
 func (s *Server) Routes() gin.RoutesInfo { return s.router.Routes() }
+
+// Close ends every stream connection (close code 1001) and waits for their
+// goroutines; call it after the HTTP server has stopped taking requests.
+// Hijacked WebSocket connections are not closed by http.Server.Shutdown.
+func (s *Server) Close() { s.hub.close() }
 
 // SetDraining makes /readyz answer 503 {"status":"draining"} while set, so a
 // load balancer stops sending new requests before shutdown.
@@ -137,6 +146,7 @@ const (
 	accessRead                 // any role
 	accessBook                 // admin or channel: availability, holds, reservations
 	accessAdmin                // admin only: setup
+	accessStream               // any role, by bearer key or stream token, from an allowed Origin
 )
 
 // route is one entry of the declared route table.
@@ -154,11 +164,14 @@ func (s *Server) routes() []route {
 	res := &reservationHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem, metrics: s.metrics}
 	holds := &holdHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem}
 	ops := &opsHandler{server: s}
+	dash := &dashboardHandler{}
 	return []route{
 		{http.MethodGet, "/livez", accessPublic, ops.livez},
 		{http.MethodGet, "/readyz", accessPublic, ops.readyz},
 		{http.MethodGet, "/health", accessPublic, ops.health},
 		{http.MethodGet, "/metrics", accessPublic, ops.metrics},
+		{http.MethodGet, "/", accessPublic, dash.index},
+		{http.MethodGet, "/assets/*file", accessPublic, dash.asset},
 
 		{http.MethodGet, "/v1/properties", accessRead, setup.listProperties},
 		{http.MethodPut, "/v1/properties/:property", accessAdmin, setup.putProperty},
@@ -177,6 +190,9 @@ func (s *Server) routes() []route {
 
 		{http.MethodPost, "/v1/properties/:property/holds", accessBook, holds.create},
 		{http.MethodDelete, "/v1/holds/:hold", accessBook, holds.release},
+
+		{http.MethodPost, "/v1/stream-tokens", accessRead, s.hub.createToken},
+		{http.MethodGet, "/v1/stream", accessStream, s.hub.serve},
 	}
 }
 
@@ -197,7 +213,11 @@ func (s *Server) buildRouter() *gin.Engine {
 	})
 	for _, rt := range s.routes() {
 		chain := []gin.HandlerFunc{}
-		if rt.access != accessPublic {
+		switch rt.access {
+		case accessPublic:
+		case accessStream:
+			chain = append(chain, s.streamAuth, authorize(rt.access))
+		default:
 			chain = append(chain, s.authenticate, authorize(rt.access))
 		}
 		chain = append(chain, rt.handle)

@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -17,6 +18,7 @@ import (
 	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/config"
 	"github.com/staylock/staylock/gateway"
+	"github.com/staylock/staylock/notify"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -55,10 +57,16 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	}
 	defer func() { _ = store.Close() }()
 
+	bus, once, err := newBus(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = bus.Close() }()
+
 	node, err := cluster.Start(store, cluster.Options{
 		Provider: cfg.ClusterProvider, Bind: cfg.ClusterBind, Logger: log,
 		Actor: actors.Options{SnapshotEvery: int64(cfg.SnapshotEvery), MaxBatch: cfg.MaxBatch,
-			GroupCommit: cfg.GroupCommit, IdempotencyTTL: cfg.IdempotencyTTL},
+			GroupCommit: cfg.GroupCommit, IdempotencyTTL: cfg.IdempotencyTTL, OnCommit: publishCommits(bus)},
 	})
 	if err != nil {
 		return fmt.Errorf("start cluster: %w", err)
@@ -68,7 +76,10 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	srv := gateway.New(store, node, log, gateway.Options{
 		BodyLimit: int64(cfg.BodyLimit), IdempotencyTTL: cfg.IdempotencyTTL, Version: Version(),
 		Debug: cfg.Debug, Local: cfg.IsLocal(),
+		Stream: gateway.StreamOptions{Bus: bus, Once: once, SigningKey: cfg.SigningKey(), VerifyKeys: cfg.VerifyKeys(),
+			AllowedOrigins: cfg.CORSAllowedOrigins},
 	})
+	srv.AddCheck("bus", bus.Check)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
@@ -110,6 +121,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http shutdown incomplete", zap.Error(err))
 	}
+	srv.Close() // WebSocket streams: close 1001, clients reconnect elsewhere
 	node.Shutdown(false)
 	log.Info("stopped")
 	return nil
@@ -131,4 +143,37 @@ func servePprof(addr string, log *zap.Logger) (stop func(), err error) {
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("pprof serving", zap.String("addr", ln.Addr().String()))
 	return func() { _ = srv.Close() }, nil
+}
+
+// newBus builds the delta bus: Redis pub/sub with REDIS_URL (its one-use
+// claims shared by every node), else in-process (once is then nil: the
+// gateway keeps used stream tokens in memory).
+func newBus(cfg config.Config, log *zap.Logger) (notify.Bus, gateway.OnceStore, error) {
+	if cfg.RedisURL == "" {
+		return notify.NewLocal(notify.LocalOptions{}), nil, nil
+	}
+	redis.SetLogger(redisLogger{log.Named("redis")})
+	b, err := notify.NewRedis(cfg.RedisURL, notify.RedisOptions{Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, b, nil
+}
+
+// publishCommits returns the actors' OnCommit hook that publishes each
+// committed batch as a delta. It runs on the actor's goroutine and never
+// blocks (Publish only queues).
+func publishCommits(bus notify.Bus) func(actors.Commit) {
+	return func(c actors.Commit) {
+		bus.Publish(notify.Delta{Tenant: c.Tenant, Property: c.Property, RoomType: c.RoomType,
+			PrevSeq: c.PrevSeq, Seq: c.Seq, Nights: c.Nights, AllNights: c.AllNights, At: c.At})
+	}
+}
+
+// redisLogger routes go-redis's own messages (dial retries) into zap, at
+// debug level: the bus logs outages itself, once.
+type redisLogger struct{ log *zap.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug("redis client", zap.String("message", fmt.Sprintf(format, v...)))
 }

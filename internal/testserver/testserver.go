@@ -16,6 +16,7 @@ import (
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/gateway"
+	"github.com/staylock/staylock/notify"
 	"github.com/staylock/staylock/persistence"
 	"github.com/staylock/staylock/persistence/pgtest"
 )
@@ -23,6 +24,7 @@ import (
 // Server is one in-process node.
 type Server struct {
 	URL     string
+	Bus     notify.Bus
 	Store   persistence.Store
 	Gateway *gateway.Server
 	Node    *cluster.Node
@@ -33,6 +35,12 @@ type Server struct {
 type Options struct {
 	Gateway gateway.Options
 	Actor   actors.Options
+	// Bus carries the actors' deltas to the stream hub. nil: a Redis bus
+	// when RedisURL is set (with RedisPrefix, as notify.RedisOptions.Prefix),
+	// else an in-process one; either is closed when the test ends.
+	Bus         notify.Bus
+	RedisURL    string
+	RedisPrefix string
 }
 
 // Backends runs f once on a fresh Postgres database and once on a fresh
@@ -55,19 +63,59 @@ func Start(t testing.TB, dbURL string, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
+	bus := opts.Bus
+	switch {
+	case bus != nil:
+	case opts.RedisURL != "":
+		rb, err := notify.NewRedis(opts.RedisURL, notify.RedisOptions{Prefix: opts.RedisPrefix})
+		if err != nil {
+			t.Fatalf("redis bus: %v", err)
+		}
+		bus = rb
+		if opts.Gateway.Stream.Once == nil {
+			opts.Gateway.Stream.Once = rb
+		}
+	default:
+		bus = notify.NewLocal(notify.LocalOptions{})
+	}
 	opts.Actor.GroupCommit = true
+	if opts.Actor.OnCommit == nil {
+		opts.Actor.OnCommit = PublishCommits(bus)
+	}
 	node, err := cluster.Start(store, cluster.Options{Actor: opts.Actor, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}
+	// The listener first, so that the page's origin can be allowed.
+	hs := httptest.NewUnstartedServer(nil)
+	url := "http://" + hs.Listener.Addr().String()
+	if opts.Gateway.Stream.Bus == nil {
+		opts.Gateway.Stream.Bus = bus
+	}
+	opts.Gateway.Stream.AllowedOrigins = append(opts.Gateway.Stream.AllowedOrigins, url)
 	gw := gateway.New(store, node, zap.NewNop(), opts.Gateway)
-	hs := httptest.NewServer(gw.Handler())
+	gw.AddCheck("bus", bus.Check)
+	hs.Config.Handler = gw.Handler()
+	hs.Start()
 	t.Cleanup(func() {
 		hs.Close()
+		gw.Close()
 		node.Shutdown(false)
+		if opts.Bus == nil {
+			_ = bus.Close()
+		}
 		_ = store.Close()
 	})
-	return &Server{URL: hs.URL, Store: store, Gateway: gw, Node: node, HTTP: hs}
+	return &Server{URL: hs.URL, Bus: bus, Store: store, Gateway: gw, Node: node, HTTP: hs}
+}
+
+// PublishCommits is the actors' OnCommit hook that publishes to bus, as
+// `staylock serve` wires it.
+func PublishCommits(bus notify.Bus) func(actors.Commit) {
+	return func(c actors.Commit) {
+		bus.Publish(notify.Delta{Tenant: c.Tenant, Property: c.Property, RoomType: c.RoomType,
+			PrevSeq: c.PrevSeq, Seq: c.Seq, Nights: c.Nights, AllNights: c.AllNights, At: c.At})
+	}
 }
 
 // MustKey creates an API key (and its tenant when new) and returns the secret.
