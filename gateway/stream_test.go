@@ -261,7 +261,7 @@ func TestStreamBadMessagesAnswerErrors(t *testing.T) {
 	ws := e.mustDial(bearer(e.admin))
 	for _, c := range []struct {
 		name, msg, code string
-		fields      []string
+		fields          []string
 	}{
 		{"bad dates", `{"type":"subscribe","property":"p1","from":"2026-13-01","to":"soon"}`, "invalid_request", []string{"from", "to"}},
 		{"range too long", `{"type":"subscribe","property":"p1","from":"2026-01-01","to":"2027-12-01"}`, "invalid_request", []string{"to"}},
