@@ -85,16 +85,18 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Report, error) {
 	waitProgress()
 	e.rec.fill(&rep, end)
 	sc.Finish(e, &rep)
-	if ctx.Err() != nil {
-		return rep, fmt.Errorf("interrupted: %w", ctx.Err())
-	}
+	var errs []error
 	if bgErr != nil {
-		return rep, fmt.Errorf("%s: %w", sc.Name(), bgErr)
+		errs = append(errs, fmt.Errorf("%s: %w", sc.Name(), bgErr))
 	}
-
-	if cfg.SkipAudit {
+	switch {
+	case ctx.Err() != nil:
+		// Interrupted: report what was measured, without an audit.
+		errs = append(errs, fmt.Errorf("interrupted: %w", ctx.Err()))
 		rep.Audit.Skipped = true
-	} else {
+	case cfg.SkipAudit:
+		rep.Audit.Skipped = true
+	default:
 		fmt.Fprintln(out, "audit: reading availability and every reservation back …")
 		rep.Audit = audit(ctx, e)
 	}
@@ -106,7 +108,6 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Report, error) {
 	nProblem := e.nProblem
 	e.mu.Unlock()
 
-	var errs []error
 	if n := rep.Audit.Problems() + nProblem; n > 0 {
 		errs = append(errs, fmt.Errorf("%w: %d problem(s)", ErrAudit, n))
 	}
