@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"go.uber.org/zap"
 
 	"github.com/staylock/staylock/actors"
@@ -20,14 +19,21 @@ import (
 
 // Client is the one typed way into the actors. protoactor-go's own cluster
 // calls retry by default, also after a timeout (which may have committed),
-// and share a mutable default call config; this client does neither: it
-// resolves the PID itself, sends one request with its own deadline, and
-// retries only what provably did not happen (a dead letter, or an actor's
-// explicit "not committed").
+// share a mutable default call config, and look a PID up with a fixed 5 s
+// wait whatever the caller's deadline; this client does none of that. Each
+// call has one deadline (the caller's context, capped by the request
+// timeout) that bounds the lookup and the request alike, and a call is
+// sent again only when the first try provably did nothing (a dead letter,
+// the actor's explicit "not committed", a member that was not there) or
+// when doing it twice is harmless (a read, or a write that carries its
+// idempotency key: the key's record, completed in the same transaction as
+// the change, makes a second execution impossible). A timeout is
+// ErrMaybeDone: the gateway answers 503 and the client retries with its key.
 type Client struct {
 	store   persistence.Store
-	system  *actor.ActorSystem
-	cluster *protocluster.Cluster
+	router  *router
+	guard   *guard
+	m       *metrics
 	timeout time.Duration
 	log     *zap.Logger
 	now     func() time.Time
@@ -39,7 +45,16 @@ type Client struct {
 // safe.
 var ErrMaybeDone = errors.New("no answer in time: the change may or may not have been made; retry with the same Idempotency-Key")
 
-const maxAttempts = 4
+// maxNotCommitted bounds the tries of a call whose actor keeps answering
+// "not committed" (a store that refuses every commit).
+const maxNotCommitted = 5
+
+// Backoff between tries: doubling from backoffMin up to backoffMax, with
+// jitter, always within the call's deadline.
+const (
+	backoffMin = 5 * time.Millisecond
+	backoffMax = 250 * time.Millisecond
+)
 
 // HoldTTLForCoordination bounds the holds a multi-room-type reservation
 // takes before it confirms; a coordinator that dies leaves them for this long.
@@ -48,35 +63,57 @@ const HoldTTLForCoordination = 2 * time.Minute
 // Ready reports whether the actor system serves.
 func (c *Client) Ready(ctx context.Context) error { return c.ready(ctx) }
 
-// call sends cmd to the actor of one room type and maps its answer.
+// call sends cmd to the actor of one room type and maps its answer; the one
+// place where cluster outcomes become API errors.
 func (c *Client) call(ctx context.Context, tenant, property, roomType string, cmd *actors.Command) (*actors.Reply, error) {
 	identity := actors.Identity(tenant, property, roomType)
-	backoff := 10 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		timeout := c.timeout
-		if dl, ok := ctx.Deadline(); ok {
-			timeout = min(timeout, time.Until(dl))
+	deadline := time.Now().Add(c.timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	read := cmd.Op == actors.Op_OP_AVAILABILITY || cmd.Op == actors.Op_OP_WAKE
+	key := cmd.GetIdem().GetKey()
+	maybe := false // some try may have acted
+	notCommitted := 0
+	backoff := backoffMin
+	for {
+		if err := c.guard.check(); err != nil {
+			c.m.refused.WithLabelValues(reasonEvicted).Inc()
+			if maybe && !read {
+				return nil, ErrMaybeDone
+			}
+			return nil, booking.Errorf(booking.CodeUnavailable, "this node left the cluster; retry on another node (nothing was changed)")
 		}
-		if timeout <= 0 {
-			return nil, fmt.Errorf("call %s: %w", identity, context.DeadlineExceeded)
+		if maybe && key != "" && !read {
+			// A try may have committed: its key's record says so.
+			if rec, err := c.store.GetIdempotency(ctx, tenant, key); err == nil && rec.Status != 0 {
+				return nil, fmt.Errorf("call %s: %w", identity, persistence.ErrIdempotencyTaken)
+			}
 		}
-		pid := c.pid(identity)
-		if pid == nil {
-			return nil, booking.Errorf(booking.CodeUnavailable, "no cluster member hosts %s", identity)
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			return nil, c.expired(identity, roomType, read, maybe)
 		}
-		res, err := c.system.Root.RequestFuture(pid, cmd, timeout).Result()
-		retry := false
+		pid, err := c.router.lookup(ctx, identity, actors.Kind, remaining)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, c.cancelled(ctx, identity, read, maybe)
+			}
+			c.m.retries.WithLabelValues(retryLookup).Inc()
+			if err := c.pause(ctx, deadline, &backoff); err != nil {
+				return nil, c.cancelled(ctx, identity, read, maybe)
+			}
+			continue
+		}
+		start := time.Now()
+		res, err := c.router.request(ctx, pid, cmd, remaining)
+		target := "remote"
+		if pid.GetAddress() == c.router.system.Address() {
+			target = "local"
+		}
+		c.m.duration.WithLabelValues(target).Observe(time.Since(start).Seconds())
 		switch {
-		case errors.Is(err, actor.ErrDeadLetter):
-			// never delivered: safe to send again after a fresh lookup
-			c.cluster.PidCache.Remove(identity, actors.Kind)
-			retry = true
-		case errors.Is(err, actor.ErrTimeout):
-			return nil, ErrMaybeDone
-		case err != nil:
-			return nil, fmt.Errorf("call %s: %w", identity, err)
-		}
-		if !retry {
+		case err == nil:
 			r, ok := res.(*actors.Reply)
 			if !ok {
 				return nil, fmt.Errorf("call %s: unexpected answer %T", identity, res)
@@ -87,32 +124,71 @@ func (c *Client) call(ctx context.Context, tenant, property, roomType string, cm
 				}
 				return r, nil
 			}
-			if attempt >= maxAttempts {
+			// The actor did nothing (fenced, reloading, moving): again,
+			// after a fresh lookup.
+			c.router.forget(identity, pid)
+			if notCommitted++; notCommitted >= maxNotCommitted {
 				return r, replyError(r)
 			}
-			c.cluster.PidCache.Remove(identity, actors.Kind)
+			c.m.retries.WithLabelValues(retryNotCommitted).Inc()
+		case errors.Is(err, errDeadLetter), errors.Is(err, errNotMember):
+			// Never delivered: safe to send again after a fresh lookup.
+			c.router.forget(identity, pid)
+			c.m.retries.WithLabelValues(retryDeadLetter).Inc()
+		case errors.Is(err, errGone):
+			// The member left or the activation stopped while we waited:
+			// it may have acted. Again only if that is harmless.
+			c.router.forget(identity, pid)
+			maybe = true
+			if !read && key == "" {
+				return nil, ErrMaybeDone
+			}
+			c.m.retries.WithLabelValues(retryMemberLeft).Inc()
+		case errors.Is(err, errTimedOut):
+			if read {
+				return nil, booking.Errorf(booking.CodeUnavailable, "room type %s did not answer in time", roomType)
+			}
+			return nil, ErrMaybeDone
+		default: // the caller's context
+			return nil, c.cancelled(ctx, identity, read, true)
 		}
-		if attempt >= maxAttempts {
-			return nil, booking.Errorf(booking.CodeUnavailable, "room type %s did not answer; nothing was changed", roomType)
+		if err := c.pause(ctx, deadline, &backoff); err != nil {
+			return nil, c.cancelled(ctx, identity, read, maybe)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff *= 3
 	}
 }
 
-func (c *Client) pid(identity string) *actor.PID {
-	if pid, ok := c.cluster.PidCache.Get(identity, actors.Kind); ok && pid != nil {
-		return pid
+// pause sleeps the next backoff (with jitter), never past deadline.
+func (c *Client) pause(ctx context.Context, deadline time.Time, backoff *time.Duration) error {
+	d := *backoff/2 + rand.N(*backoff/2+1)
+	*backoff = min(*backoff*2, backoffMax)
+	if left := time.Until(deadline); d > left {
+		d = max(left, 0)
 	}
-	pid := c.cluster.Get(identity, actors.Kind)
-	if pid != nil {
-		c.cluster.PidCache.Set(identity, actors.Kind, pid)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
-	return pid
+}
+
+// expired is the error of a call whose deadline passed between tries.
+func (c *Client) expired(identity, roomType string, read, maybe bool) error {
+	if maybe && !read {
+		return ErrMaybeDone
+	}
+	return booking.Errorf(booking.CodeUnavailable, "room type %s did not answer; nothing was changed", roomType)
+}
+
+// cancelled is the error of a call whose context ended.
+func (c *Client) cancelled(ctx context.Context, identity string, read, maybe bool) error {
+	if maybe && !read {
+		return ErrMaybeDone
+	}
+	return fmt.Errorf("call %s: %w", identity, ctx.Err())
 }
 
 func replyError(r *actors.Reply) error {
