@@ -214,7 +214,7 @@ func (b *barrierProcess) fire() bool {
 	return first
 }
 
-func (b *barrierProcess) SendUserMessage(*actor.PID, any) { b.fire() }
+func (b *barrierProcess) SendUserMessage(*actor.PID, any)   { b.fire() }
 func (b *barrierProcess) SendSystemMessage(*actor.PID, any) {}
 func (b *barrierProcess) Stop(*actor.PID)                   {}
 

@@ -20,16 +20,16 @@ import (
 // context instead of disthash's fixed 5 s, and so that a call waiting on a
 // member that leaves, or on an activation that stops, learns it at once.
 type router struct {
-	system *actor.ActorSystem
-	self   string // this node's address
-	log    *zap.Logger
-	m      *metrics
+	system     *actor.ActorSystem
+	self       string // this node's address
+	log        *zap.Logger
+	m          *metrics
 	onSelfLeft func() // this node was removed from its own view
 
-	mu       sync.RWMutex
-	rdv      *protocluster.Rendezvous
-	members  map[string]*protocluster.Member // by address
-	gone     map[string]chan struct{}        // by address: closed when that member leaves
+	mu        sync.RWMutex
+	rdv       *protocluster.Rendezvous
+	members   map[string]*protocluster.Member // by address
+	gone      map[string]chan struct{}        // by address: closed when that member leaves
 	wasMember bool
 
 	pids sync.Map // identity → *actor.PID
