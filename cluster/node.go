@@ -199,7 +199,7 @@ func Start(store persistence.Store, opts Options) (n *Node, err error) {
 	}
 	rt.onSelfLeft = func() { onEvicted(errors.New("this node is no longer in its own view of the membership")) }
 
-	provider, err := newProvider(opts, log, rt, onEvicted)
+	provider, err := newProvider(opts, log, rt, g, onEvicted)
 	if err != nil {
 		return nil, err
 	}

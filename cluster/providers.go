@@ -18,7 +18,7 @@ import (
 const etcdDialTimeout = 5 * time.Second
 
 // newProvider builds the membership provider named by opts.Provider.
-func newProvider(opts Options, log *zap.Logger, r *router, onEvicted func(error)) (protocluster.ClusterProvider, error) {
+func newProvider(opts Options, log *zap.Logger, r *router, g *guard, onEvicted func(error)) (protocluster.ClusterProvider, error) {
 	switch opts.Provider {
 	case ProviderLocal:
 		agent := opts.Agent
@@ -45,7 +45,7 @@ func newProvider(opts Options, log *zap.Logger, r *router, onEvicted func(error)
 		if _, port, _ := splitPort(self); port == "0" {
 			return nil, errors.New("CLUSTER_BIND: the seeds provider needs a fixed port (the one listed in CLUSTER_SEEDS), not 0")
 		}
-		return newSeedsProvider(seeds, opts.Timing, log.Named("seeds"), r, onEvicted), nil
+		return newSeedsProvider(seeds, opts.Timing, log.Named("seeds"), r, g, onEvicted), nil
 	case ProviderEtcd:
 		if len(opts.EtcdEndpoints) == 0 {
 			return nil, errors.New("ETCD_ENDPOINTS: required with the etcd provider")

@@ -44,6 +44,7 @@ type seedsProvider struct {
 	timeout   time.Duration
 	deadAfter time.Duration
 	log       *zap.Logger
+	g         *guard
 	onEvicted func(error)
 
 	c       *protocluster.Cluster
@@ -61,15 +62,21 @@ type seedsProvider struct {
 }
 
 type peer struct {
-	member  *protocluster.Member // as it last described itself
-	lastOK  time.Time
-	leaving bool
-	seesUs  bool // its last answer listed us as a member
+	member   *protocluster.Member // as it last described itself
+	lastOK   time.Time
+	failures int // probes failed since lastOK
+	leaving  bool
+	seesUs   bool // its last answer listed us as a member
 }
 
-func newSeedsProvider(seeds []string, t Timing, log *zap.Logger, r *router, onEvicted func(error)) *seedsProvider {
+// minFailures is how many probes in a row must fail, besides DeadAfter of
+// silence, before a peer is dropped: after this node was itself paused, its
+// peers look silent although nobody probed them meanwhile.
+const minFailures = 2
+
+func newSeedsProvider(seeds []string, t Timing, log *zap.Logger, r *router, g *guard, onEvicted func(error)) *seedsProvider {
 	return &seedsProvider{seeds: seeds, interval: t.ProbeInterval, timeout: t.ProbeTimeout, deadAfter: t.DeadAfter,
-		log: log, r: r, onEvicted: onEvicted, stop: make(chan struct{}), peers: map[string]*peer{}}
+		log: log, r: r, g: g, onEvicted: onEvicted, stop: make(chan struct{}), peers: map[string]*peer{}}
 }
 
 // normalizeAddr makes host:port comparable.
@@ -126,7 +133,9 @@ func (p *seedsProvider) answer(ctx actor.Context) {
 		return
 	}
 	p.mu.Lock()
-	leaving := p.leaving
+	// An evicted node only says it is gone: its view is stale, and must not
+	// make a healthy peer believe it was evicted.
+	leaving := p.leaving || p.g.check() != nil
 	view := []*protocluster.Member{p.self}
 	for _, pe := range p.peers {
 		if p.alive(pe) {
@@ -138,7 +147,7 @@ func (p *seedsProvider) answer(ctx actor.Context) {
 	if leaving {
 		res.Members, res.Left = nil, []*protocluster.Member{p.self}
 	}
-	if p.c.Remote.BlockList().IsBlocked(from.GetId()) {
+	if !leaving && p.c.Remote.BlockList().IsBlocked(from.GetId()) {
 		res.Blocked = []string{from.GetId()}
 	}
 	ctx.Respond(res)
@@ -146,7 +155,7 @@ func (p *seedsProvider) answer(ctx actor.Context) {
 
 // alive tells whether a peer counts as a member; p.mu is held.
 func (p *seedsProvider) alive(pe *peer) bool {
-	return pe.member != nil && !pe.leaving && time.Since(pe.lastOK) <= p.deadAfter
+	return pe.member != nil && !pe.leaving && (time.Since(pe.lastOK) <= p.deadAfter || pe.failures < minFailures)
 }
 
 func (p *seedsProvider) probeLoop(addr string) {
@@ -166,23 +175,29 @@ func (p *seedsProvider) probe(addr string) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	defer cancel()
 	res, err := p.r.probe(ctx, actor.NewPID(addr, seedsActorName), p.self, p.timeout)
-	if err != nil {
-		return // counted as silence; DeadAfter decides
-	}
 	top, ok := res.(*protocluster.ClusterTopology)
-	if !ok {
-		return
-	}
-	if slices.Contains(top.Blocked, p.self.Id) {
-		p.onEvicted(fmt.Errorf("peer %s has removed this node from the cluster", addr))
-		return
-	}
 	p.mu.Lock()
 	pe := p.peers[addr]
 	if pe == nil {
 		pe = &peer{}
 		p.peers[addr] = pe
 	}
+	if err != nil || !ok {
+		pe.failures++ // silence; DeadAfter and minFailures decide
+		p.mu.Unlock()
+		return
+	}
+	if slices.Contains(top.Blocked, p.self.Id) {
+		pe.seesUs = false // it has dropped us
+		p.mu.Unlock()
+		// Only a member's verdict counts: a peer this node has dropped
+		// may itself be the stale one.
+		if p.r.hasMember(addr) {
+			p.onEvicted(fmt.Errorf("peer %s has removed this node from the cluster", addr))
+		}
+		return
+	}
+	pe.failures = 0
 	switch {
 	case len(top.Left) > 0:
 		pe.leaving = true
@@ -214,6 +229,9 @@ func (p *seedsProvider) expireLoop() {
 func (p *seedsProvider) publish() {
 	p.pubMu.Lock()
 	defer p.pubMu.Unlock()
+	if p.g.check() != nil {
+		return // an evicted node's view stays as it was: it acts on nothing
+	}
 	p.mu.Lock()
 	members := []*protocluster.Member{p.self}
 	for _, pe := range p.peers {

@@ -9,6 +9,8 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -41,8 +43,10 @@ func newLogger(cfg config.Config) (*zap.Logger, error) {
 // runServe runs the server until cmd.Context() is cancelled (SIGINT,
 // SIGTERM). cfg is valid and the schema current when it is called.
 // Shutdown order: stop being ready, stop intake and finish in-flight
-// requests (each answered only after its commit), then stop the actors,
-// then close the database.
+// requests (each answered only after its commit), then leave the cluster
+// (peers stop routing here) and passivate the actors (each answers what it
+// took first), then close the database. A node that lost its membership
+// (node.Evicted) shuts down the same way and exits non-zero.
 func runServe(cmd *cobra.Command, cfg config.Config) error {
 	log, err := newLogger(cfg)
 	if err != nil {
@@ -63,8 +67,13 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	}
 	defer func() { _ = bus.Close() }()
 
+	// One registry for the gateway's and the cluster's metrics.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
 	node, err := cluster.Start(store, cluster.Options{
-		Provider: cfg.ClusterProvider, Bind: cfg.ClusterBind, Logger: log,
+		Provider: cfg.ClusterProvider, Bind: cfg.ClusterBind, Seeds: cfg.ClusterSeeds, EtcdEndpoints: cfg.EtcdEndpoints,
+		Logger: log, Registry: reg,
 		Actor: actors.Options{SnapshotEvery: int64(cfg.SnapshotEvery), MaxBatch: cfg.MaxBatch,
 			GroupCommit: cfg.GroupCommit, IdempotencyTTL: cfg.IdempotencyTTL, OnCommit: publishCommits(bus)},
 	})
@@ -75,7 +84,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 
 	srv := gateway.New(store, node, log, gateway.Options{
 		BodyLimit: int64(cfg.BodyLimit), IdempotencyTTL: cfg.IdempotencyTTL, Version: Version(),
-		Debug: cfg.Debug, Local: cfg.IsLocal(),
+		Debug: cfg.Debug, Local: cfg.IsLocal(), Registry: reg,
 		Stream: gateway.StreamOptions{Bus: bus, Once: once, SigningKey: cfg.SigningKey(), VerifyKeys: cfg.VerifyKeys(),
 			AllowedOrigins: cfg.CORSAllowedOrigins},
 	})
@@ -109,10 +118,19 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		fmt.Fprintf(cmd.OutOrStdout(), "Create an API key: go run ./cmd/staylock keys create --tenant demo --role admin\n")
 	}
 
+	var evicted error
 	select {
 	case err := <-served:
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
+	case <-node.Evicted():
+		// Peers have moved this node's room types: it refuses all actor
+		// work, stops being ready, keeps /metrics up a moment for a last
+		// scrape, and exits non-zero so its supervisor starts a fresh
+		// member (protoactor never takes an evicted member id back).
+		evicted = node.EvictedErr()
+		srv.SetDraining(true)
+		settle(ctx, evictedLinger)
 	}
 	log.Info("shutting down: draining requests")
 	srv.SetDraining(true)
@@ -122,9 +140,33 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		log.Warn("http shutdown incomplete", zap.Error(err))
 	}
 	srv.Close() // WebSocket streams: close 1001, clients reconnect elsewhere
-	node.Shutdown(false)
+	// Leave the cluster gracefully (peers stop routing here, then every
+	// actor passivates after answering what it took); an evicted node has
+	// nothing left to hand over.
+	node.Shutdown(evicted == nil)
+	if evicted != nil {
+		st := node.Stats()
+		log.Error("stopped after losing cluster membership", zap.Error(evicted),
+			zap.Int64("fenced_by_store", st.FencedByStore), zap.Int64("fenced_after_eviction", st.FencedByEvicted),
+			zap.Int64("refused_after_eviction", st.RefusedEvicted))
+		return fmt.Errorf("cluster membership lost; restart this node: %w", evicted)
+	}
 	log.Info("stopped")
 	return nil
+}
+
+// evictedLinger is how long an evicted node keeps answering (503, and
+// /metrics) before it exits.
+const evictedLinger = 2 * time.Second
+
+// settle waits d or until ctx ends.
+func settle(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // servePprof serves the Go profiler on its own listener, never on the API's.
