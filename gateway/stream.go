@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -153,10 +155,36 @@ func (h *hub) onDeltas(batch []notify.Delta) {
 	defer h.mu.RUnlock()
 	for i := range batch {
 		d := &batch[i]
-		for sub := range h.byProp[propKey{d.Tenant, d.Property}] {
-			sub.conn.offer(sub, d, now)
+		subs := h.byProp[propKey{d.Tenant, d.Property}]
+		if len(subs) == 0 {
+			continue
+		}
+		// Most connections send this delta as it is: encode it once.
+		shared := &sharedDelta{msg: deltaMsg{Type: "delta", Property: d.Property, RoomType: d.RoomType,
+			PrevSeq: d.PrevSeq, Seq: d.Seq, Nights: d.Nights}}
+		for sub := range subs {
+			sub.conn.offer(sub, d, shared, now)
 		}
 	}
+}
+
+// sharedDelta is one delta as every connection that sends it unchanged
+// sends it: encoded and framed once, by the first writer that needs it.
+type sharedDelta struct {
+	msg  deltaMsg
+	once sync.Once
+	pm   *websocket.PreparedMessage
+	err  error
+}
+
+func (s *sharedDelta) prepared() (*websocket.PreparedMessage, error) {
+	s.once.Do(func() {
+		var data []byte
+		if data, s.err = json.Marshal(&s.msg); s.err == nil {
+			s.pm, s.err = websocket.NewPreparedMessage(websocket.TextMessage, data)
+		}
+	})
+	return s.pm, s.err
 }
 
 // onLost: the bus may have missed deltas, so every subscription reads its

@@ -87,8 +87,9 @@ type chain struct {
 // outMsg is one message queued for a client.
 type outMsg struct {
 	sub    *streamSub // nil for messages of no subscription
-	data   []byte     // encoded, for snapshots and errors
-	delta  *deltaMsg  // encoded when written, so it can still coalesce
+	data   []byte       // encoded, for snapshots and errors
+	delta  *deltaMsg    // encoded when written, so it can still coalesce
+	shared *sharedDelta // the same delta encoded once for all, while unchanged
 	at     time.Time  // commit time of the delta's first change
 	queued time.Time
 	taken  bool // handed to the writer: no more coalescing
@@ -304,8 +305,9 @@ func (c *streamConn) active(sub *streamSub) bool {
 	return !c.ended && c.subs[sub.property] == sub
 }
 
-// offer takes one delta of sub's property from the bus. It never blocks.
-func (c *streamConn) offer(sub *streamSub, d *notify.Delta, now time.Time) {
+// offer takes one delta of sub's property from the bus (shared: its
+// encoding for every connection, or nil). It never blocks.
+func (c *streamConn) offer(sub *streamSub, d *notify.Delta, shared *sharedDelta, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.active(sub) {
@@ -321,12 +323,12 @@ func (c *streamConn) offer(sub *streamSub, d *notify.Delta, now time.Time) {
 		}
 		return
 	}
-	c.apply(sub, d, now)
+	c.apply(sub, d, shared, now)
 }
 
 // apply advances sub's chain of d's room type and queues, or coalesces, the
 // client's delta. c.mu held, sub not loading.
-func (c *streamConn) apply(sub *streamSub, d *notify.Delta, now time.Time) {
+func (c *streamConn) apply(sub *streamSub, d *notify.Delta, shared *sharedDelta, now time.Time) {
 	ch := sub.chains[d.RoomType]
 	if ch == nil { // a room type new since the snapshot: its chain starts at 0
 		ch = &chain{}
@@ -349,12 +351,16 @@ func (c *streamConn) apply(sub *streamSub, d *notify.Delta, now time.Time) {
 	if p := ch.pending; p != nil && !p.taken {
 		p.delta.Seq = d.Seq
 		p.delta.Nights = notify.MergeNights(p.delta.Nights, nights)
+		p.shared = nil
 		ch.sent = d.Seq
 		c.hub.metrics.coalesced.Inc()
 		return
 	}
 	m := &outMsg{sub: sub, at: d.At, queued: now, delta: &deltaMsg{Type: "delta", Property: sub.property,
 		RoomType: d.RoomType, PrevSeq: ch.sent, Seq: d.Seq, Nights: nights}}
+	if shared != nil && ch.sent == d.PrevSeq && len(nights) == len(d.Nights) {
+		m.shared = shared
+	}
 	if c.queue(m, now) {
 		ch.pending, ch.sent = m, d.Seq
 	}
@@ -466,7 +472,7 @@ func (c *streamConn) load(sub *streamSub) {
 			}
 			return
 		}
-		c.apply(sub, &parked[i], now)
+		c.apply(sub, &parked[i], nil, now)
 	}
 }
 
@@ -569,15 +575,23 @@ func (c *streamConn) writeLoop() {
 
 // write sends one message under the write timeout.
 func (c *streamConn) write(m *outMsg) error {
-	data := m.data
-	if m.delta != nil { // taken under c.mu: nothing changes it any more
-		var err error
-		if data, err = json.Marshal(m.delta); err != nil {
-			return err
-		}
-	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteTimeout))
-	if err := c.ws.WriteMessage(websocket.TextMessage, data); err != nil {
+	var err error
+	switch {
+	case m.shared != nil: // taken under c.mu: nothing changes it any more
+		var pm *websocket.PreparedMessage
+		if pm, err = m.shared.prepared(); err == nil {
+			err = c.ws.WritePreparedMessage(pm)
+		}
+	case m.delta != nil:
+		var data []byte
+		if data, err = json.Marshal(m.delta); err == nil {
+			err = c.ws.WriteMessage(websocket.TextMessage, data)
+		}
+	default:
+		err = c.ws.WriteMessage(websocket.TextMessage, m.data)
+	}
+	if err != nil {
 		return err
 	}
 	if m.delta != nil {

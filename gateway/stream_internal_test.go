@@ -45,10 +45,10 @@ func d(prev, seq int64, nights ...booking.NightView) *notify.Delta {
 func TestCoalescesWhileBehind(t *testing.T) {
 	c, sub := newTestConn(t, StreamOptions{})
 	now := time.Now()
-	c.offer(sub, d(5, 6, nv(1, 1), nv(2, 1)), now)
-	c.offer(sub, d(6, 7, nv(2, 2), nv(3, 1)), now)
-	c.offer(sub, d(7, 8, nv(40, 1)), now) // outside the range
-	c.offer(sub, d(8, 9, nv(1, 3)), now)
+	c.offer(sub, d(5, 6, nv(1, 1), nv(2, 1)), nil, now)
+	c.offer(sub, d(6, 7, nv(2, 2), nv(3, 1)), nil, now)
+	c.offer(sub, d(7, 8, nv(40, 1)), nil, now) // outside the range
+	c.offer(sub, d(8, 9, nv(1, 3)), nil, now)
 	out := c.take()
 	if len(out) != 1 {
 		t.Fatalf("%d messages queued, want 1", len(out))
@@ -67,16 +67,16 @@ func TestCoalescesWhileBehind(t *testing.T) {
 		}
 	}
 	// Taken: the next delta is a new message, chained to 9.
-	c.offer(sub, d(9, 10, nv(4, 1)), now)
-	c.offer(sub, d(10, 11, nv(41, 1)), now) // outside: no message, chain moves
-	c.offer(sub, d(11, 12, nv(5, 1)), now)
+	c.offer(sub, d(9, 10, nv(4, 1)), nil, now)
+	c.offer(sub, d(10, 11, nv(41, 1)), nil, now) // outside: no message, chain moves
+	c.offer(sub, d(11, 12, nv(5, 1)), nil, now)
 	out = c.take()
 	if len(out) != 1 || out[0].delta.PrevSeq != 9 || out[0].delta.Seq != 12 {
 		t.Fatalf("after take: %+v", out)
 	}
 	// Old and duplicate deltas are dropped.
-	c.offer(sub, d(3, 4, nv(1, 9)), now)
-	c.offer(sub, d(11, 12, nv(1, 9)), now)
+	c.offer(sub, d(3, 4, nv(1, 9)), nil, now)
+	c.offer(sub, d(11, 12, nv(1, 9)), nil, now)
 	if out := c.take(); len(out) != 0 {
 		t.Fatalf("stale deltas queued: %+v", out[0].delta)
 	}
@@ -87,7 +87,7 @@ func TestCoalescesWhileBehind(t *testing.T) {
 func TestGapWhileLoadingParks(t *testing.T) {
 	c, sub := newTestConn(t, StreamOptions{})
 	sub.loading = true
-	c.offer(sub, d(5, 6, nv(1, 1)), time.Now())
+	c.offer(sub, d(5, 6, nv(1, 1)), nil, time.Now())
 	if len(sub.parked) != 1 || len(c.take()) != 0 {
 		t.Fatalf("parked %d", len(sub.parked))
 	}
@@ -95,7 +95,7 @@ func TestGapWhileLoadingParks(t *testing.T) {
 		c.hub.loadSem <- struct{}{}
 	}
 	sub.loading = false
-	c.offer(sub, d(7, 8, nv(1, 2)), time.Now()) // 6→7 missing
+	c.offer(sub, d(7, 8, nv(1, 2)), nil, time.Now()) // 6→7 missing
 	if !sub.loading || len(c.take()) != 0 {
 		t.Fatal("a gap did not start a reload")
 	}
@@ -115,9 +115,9 @@ func TestQueueBoundDropsClient(t *testing.T) {
 		t.Fatalf("queue overflow: ended %v code %d", c.ended, c.closeCode)
 	}
 	c, sub = newTestConn(t, StreamOptions{WriteTimeout: time.Second})
-	c.offer(sub, d(5, 6, nv(1, 1)), now)
+	c.offer(sub, d(5, 6, nv(1, 1)), nil, now)
 	c.out[0].taken = true // the writer holds it
-	c.offer(sub, d(6, 7, nv(1, 2)), now.Add(2*time.Second))
+	c.offer(sub, d(6, 7, nv(1, 2)), nil, now.Add(2*time.Second))
 	if !c.ended || c.closeCode != closeTryLater {
 		t.Fatalf("lagging: ended %v code %d", c.ended, c.closeCode)
 	}
