@@ -86,11 +86,11 @@ type chain struct {
 
 // outMsg is one message queued for a client.
 type outMsg struct {
-	sub    *streamSub // nil for messages of no subscription
+	sub    *streamSub   // nil for messages of no subscription
 	data   []byte       // encoded, for snapshots and errors
 	delta  *deltaMsg    // encoded when written, so it can still coalesce
 	shared *sharedDelta // the same delta encoded once for all, while unchanged
-	at     time.Time  // commit time of the delta's first change
+	at     time.Time    // commit time of the delta's first change
 	queued time.Time
 	taken  bool // handed to the writer: no more coalescing
 }
