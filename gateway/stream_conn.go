@@ -296,7 +296,9 @@ func (c *streamConn) subscribe(m clientMsg) {
 	}
 	c.hub.watch(sub)
 	c.mu.Lock()
-	c.startLoad(sub)
+	if c.active(sub) {
+		c.startLoad(sub)
+	}
 	c.mu.Unlock()
 }
 

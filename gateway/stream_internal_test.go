@@ -106,7 +106,7 @@ func TestGapWhileLoadingParks(t *testing.T) {
 // TestQueueBoundDropsClient: a client whose queue is full, or whose oldest
 // message waited longer than the write timeout, is dropped.
 func TestQueueBoundDropsClient(t *testing.T) {
-	c, sub := newTestConn(t, StreamOptions{SendQueue: 2})
+	c, _ := newTestConn(t, StreamOptions{SendQueue: 2})
 	now := time.Now()
 	for i := range 3 {
 		c.sendError(booking.Errorf(booking.CodeInvalid, "e%d", i))
@@ -114,7 +114,7 @@ func TestQueueBoundDropsClient(t *testing.T) {
 	if !c.ended || c.closeCode != closeTryLater {
 		t.Fatalf("queue overflow: ended %v code %d", c.ended, c.closeCode)
 	}
-	c, sub = newTestConn(t, StreamOptions{WriteTimeout: time.Second})
+	c, sub := newTestConn(t, StreamOptions{WriteTimeout: time.Second})
 	c.offer(sub, d(5, 6, nv(1, 1)), nil, now)
 	c.out[0].taken = true // the writer holds it
 	c.offer(sub, d(6, 7, nv(1, 2)), nil, now.Add(2*time.Second))
