@@ -121,13 +121,14 @@ func (s guardedStore) CommitBatch(ctx context.Context, b persistence.Batch) erro
 // passivation tracks the activations that are passivating.
 type passivation struct {
 	g        *guard
+	h        *handoff
 	timeout  time.Duration
 	log      *zap.Logger
 	draining sync.Map // *actor.PID → struct{}: a passivating activation
 }
 
-func newPassivation(g *guard, timeout time.Duration, log *zap.Logger) *passivation {
-	return &passivation{g: g, timeout: timeout, log: log}
+func newPassivation(g *guard, h *handoff, timeout time.Duration, log *zap.Logger) *passivation {
+	return &passivation{g: g, h: h, timeout: timeout, log: log}
 }
 
 // middleware wraps every inventory activation:
@@ -138,11 +139,18 @@ func newPassivation(g *guard, timeout time.Duration, log *zap.Logger) *passivati
 //     answer everything it has taken, so that nobody waits for an answer
 //     that never comes. New commands are refused, and a barrier (OP_WAKE,
 //     which the actor answers only after everything queued before it) is
-//     sent; its answer stops the activation, as does the drain timeout.
+//     sent; its answer stops the activation, as does the drain timeout;
+//   - a new activation first waits for the previous owner's to stop
+//     (handoff), so it loads every change that one acknowledged.
 func (p *passivation) middleware(next actor.ReceiverFunc) actor.ReceiverFunc {
 	return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
 		self := c.Self()
 		switch env.Message.(type) {
+		case *actor.Started:
+			if ci := identityOf(c); ci != nil {
+				p.h.beforeStart(ci)
+				p.h.started(ci.Identity, self)
+			}
 		case *actors.Command:
 			if err := p.g.check(); err != nil {
 				p.g.m.refused.WithLabelValues(reasonEvicted).Inc()
@@ -165,6 +173,9 @@ func (p *passivation) middleware(next actor.ReceiverFunc) actor.ReceiverFunc {
 			return
 		case *actor.Stopped:
 			p.draining.Delete(self)
+			if ci := identityOf(c); ci != nil {
+				p.h.stopped(ci.Identity, self)
+			}
 		}
 		next(c, env)
 	}

@@ -205,7 +205,8 @@ func Start(store persistence.Store, opts Options) (n *Node, err error) {
 	}
 	n.provider = provider
 
-	drain := newPassivation(g, opts.Timing.DrainTimeout, log)
+	ho := newHandoff(rt, opts.Timing.DrainTimeout, log)
+	drain := newPassivation(g, ho, opts.Timing.DrainTimeout, log)
 	props := actors.Props(guardedStore{Store: store, g: g, log: log}, opts.Actor).
 		Configure(actor.WithReceiverMiddleware(drain.middleware))
 	kind := protocluster.NewKind(actors.Kind, props)
@@ -231,6 +232,9 @@ func Start(store persistence.Store, opts Options) (n *Node, err error) {
 			n, err = nil, fmt.Errorf("start cluster member (%s provider, bind %s): %v", opts.Provider, opts.Bind, r)
 		}
 	}()
+	if err := ho.start(system); err != nil {
+		return nil, fmt.Errorf("start handoff responder: %w", err)
+	}
 	c.StartMember()
 	go g.watch(n.stop, watchdogTick)
 
@@ -327,16 +331,21 @@ func (n *Node) Shutdown(graceful bool) {
 	n.cluster.Shutdown(false)
 }
 
-// Leave leaves the cluster gracefully: peers stop routing to this node
-// (its provider deregisters it and they confirm, or a settle time passes),
-// then every activation here passivates after answering what it has taken,
-// and the survivors reactivate those room types from the store on their
-// next request.
+// Leave leaves the cluster gracefully. First every activation here
+// passivates after answering what it has taken (its last commit included);
+// requests that arrive meanwhile are refused as "not committed" and their
+// callers retry. Then the provider deregisters this node and, with seeds,
+// waits until the peers confirm they dropped it. Only then can a peer
+// activate those room types, so the new activation loads every change the
+// old one acknowledged: a handover, not an overlap.
 func (n *Node) Leave(ctx context.Context) error {
 	if n.leaving.Swap(true) || n.stopped.Load() {
 		return nil
 	}
 	start := time.Now()
+	n.cluster.IdentityLookup.Shutdown() // poisons every activation and waits for each (see passivation)
+	n.log.Info("actors passivated; leaving the cluster membership", zap.Duration("took", time.Since(start)))
+	lstart := time.Now()
 	n.cluster.Gossip.SetState(protocluster.GracefullyLeftKey, &emptypb.Empty{})
 	var err error
 	switch p := n.provider.(type) {
@@ -347,14 +356,11 @@ func (n *Node) Leave(ctx context.Context) error {
 		if n.opts.Provider != ProviderLocal || n.opts.Agent != nil {
 			err = p.Shutdown(true)
 			// The others learn it from etcd's watch, the Kubernetes API or
-			// the shared agent: give that a moment.
-			settle(ctx, time.Second)
+			// the shared agent: give that a moment before the transport goes.
+			settle(ctx, 500*time.Millisecond)
 		}
 	}
-	n.log.Info("left the cluster membership; passivating actors", zap.Duration("took", time.Since(start)), zap.Error(err))
-	pstart := time.Now()
-	n.cluster.IdentityLookup.Shutdown() // poisons every activation and waits for each (see passivation)
-	n.log.Info("actors passivated", zap.Duration("took", time.Since(pstart)))
+	n.log.Info("left the cluster membership", zap.Duration("took", time.Since(lstart)), zap.Error(err))
 	return err
 }
 
