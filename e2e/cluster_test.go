@@ -412,7 +412,9 @@ func percentiles(ds []time.Duration) string {
 		return "n/a"
 	}
 	slices.Sort(ds)
-	p := func(q float64) time.Duration { return ds[min(len(ds)-1, int(q*float64(len(ds))))].Round(100 * time.Microsecond) }
+	p := func(q float64) time.Duration {
+		return ds[min(len(ds)-1, int(q*float64(len(ds))))].Round(100 * time.Microsecond)
+	}
 	return fmt.Sprintf("p50 %s p99 %s max %s (n=%d)", p(.50), p(.99), ds[len(ds)-1].Round(time.Millisecond), len(ds))
 }
 
