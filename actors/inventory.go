@@ -294,7 +294,7 @@ func (a *inventoryActor) handle(sender *actor.PID, cmd *Command) {
 			case r.hash != cmd.Idem.RequestHash:
 				a.send(sender, errReply(booking.Errorf(booking.CodeIdempotencyKeyReused, "idempotency key was used for another request")))
 			case r.done:
-				a.send(sender, r.reply)
+				a.send(sender, dedupReply(r.reply))
 			default:
 				r.waiters = append(r.waiters, sender)
 			}
@@ -306,6 +306,16 @@ func (a *inventoryActor) handle(sender *actor.PID, cmd *Command) {
 	a.decide(e)
 	a.collecting.entries = append(a.collecting.entries, e)
 	a.collecting.events += len(e.events)
+}
+
+// dedupReply is the answer to a duplicate of a keyed request: a success is
+// stored with its key by now (answers go out after commit), so the duplicate
+// is told to replay the stored response; a refusal is repeated as it was.
+func dedupReply(r *Reply) *Reply {
+	if r.Code == "" && !r.NotCommitted {
+		return &Reply{IdempotencyTaken: true}
+	}
+	return r
 }
 
 func (a *inventoryActor) remember(key, hash string) {
@@ -759,19 +769,71 @@ func (a *inventoryActor) onCommitDone(ctx actor.Context, m *commitDone) {
 		a.failAll(b, notCommitted("room type %s moved to another activation; retry", a.roomType))
 		a.broken = err
 		ctx.Poison(ctx.Self())
-	default:
-		a.log.Warn("inventory commit failed; reloading", zap.Int("requests", len(b.entries)), zap.Error(err))
-		a.failEntries(b.entries, notCommitted("could not store the change of %s: nothing was changed", a.roomType))
-		if lerr := a.load(); lerr != nil {
-			a.log.Error("inventory reload failed; stopping", zap.Error(lerr))
-			a.failAll(nil, notCommitted("room type %s is unavailable; retry", a.roomType))
-			a.broken = lerr
-			ctx.Poison(ctx.Self())
+	case errors.Is(err, persistence.ErrIdempotencyTaken):
+		// Some key of the batch already has a stored outcome (a retry from
+		// before this activation): answer those "taken" so the gateway
+		// replays the stored response, and decide the others again.
+		taken, terr := a.takenKeys(b)
+		if terr != nil {
+			a.onCommitFailed(ctx, b, terr)
 			return
 		}
-		a.redecide()
-		a.flush()
+		var again []*entry
+		for _, e := range b.entries {
+			switch {
+			case e.idem != nil && taken[e.key]:
+				a.answer(e, &Reply{IdempotencyTaken: true})
+			case e.cmd != nil:
+				again = append(again, e)
+			}
+		}
+		a.collecting.entries = append(again, a.collecting.entries...)
+		a.reloadAndRedecide(ctx)
+	default:
+		a.onCommitFailed(ctx, b, err)
 	}
+}
+
+// takenKeys lists which idempotency keys of a batch have a stored record.
+func (a *inventoryActor) takenKeys(b *batch) (map[string]bool, error) {
+	taken := map[string]bool{}
+	for _, e := range b.entries {
+		if e.idem == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), a.opts.CommitTimeout)
+		_, err := a.store.GetIdempotency(ctx, a.tenant, e.key)
+		cancel()
+		switch {
+		case err == nil:
+			taken[e.key] = true
+		case !errors.Is(err, persistence.ErrNotFound):
+			return nil, fmt.Errorf("read idempotency key: %w", err)
+		}
+	}
+	return taken, nil
+}
+
+// onCommitFailed fails a batch that was not stored, reloads and decides the
+// requests collected meanwhile again.
+func (a *inventoryActor) onCommitFailed(ctx actor.Context, b *batch, err error) {
+	a.log.Warn("inventory commit failed; reloading", zap.Int("requests", len(b.entries)), zap.Error(err))
+	a.failEntries(b.entries, notCommitted("could not store the change of %s: nothing was changed", a.roomType))
+	a.reloadAndRedecide(ctx)
+}
+
+// reloadAndRedecide drops the tentative state for what the store holds and
+// decides the waiting requests again; an actor that cannot reload stops.
+func (a *inventoryActor) reloadAndRedecide(ctx actor.Context) {
+	if err := a.load(); err != nil {
+		a.log.Error("inventory reload failed; stopping", zap.Error(err))
+		a.failAll(nil, notCommitted("room type %s is unavailable; retry", a.roomType))
+		a.broken = err
+		ctx.Poison(ctx.Self())
+		return
+	}
+	a.redecide()
+	a.flush()
 }
 
 // resolveUnknown learns from the journal whether a batch whose COMMIT got no
@@ -825,7 +887,7 @@ func (a *inventoryActor) answer(e *entry, r *Reply) {
 		return
 	}
 	for _, w := range rk.waiters {
-		a.send(w, r)
+		a.send(w, dedupReply(r))
 	}
 	rk.waiters = nil
 	if r.NotCommitted {

@@ -365,9 +365,12 @@ type Reply struct {
 	Created bool   `protobuf:"varint,7,opt,name=created,proto3" json:"created,omitempty"`
 	Price   int64  `protobuf:"varint,8,opt,name=price,proto3" json:"price,omitempty"`
 	// not_committed: the change was not made and may be retried as is.
-	NotCommitted  bool `protobuf:"varint,9,opt,name=not_committed,json=notCommitted,proto3" json:"not_committed,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	NotCommitted bool `protobuf:"varint,9,opt,name=not_committed,json=notCommitted,proto3" json:"not_committed,omitempty"`
+	// idempotency_taken: the key already has a stored outcome (found when
+	// committing); nothing was changed: read the stored outcome and replay it.
+	IdempotencyTaken bool `protobuf:"varint,10,opt,name=idempotency_taken,json=idempotencyTaken,proto3" json:"idempotency_taken,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Reply) Reset() {
@@ -463,6 +466,13 @@ func (x *Reply) GetNotCommitted() bool {
 	return false
 }
 
+func (x *Reply) GetIdempotencyTaken() bool {
+	if x != nil {
+		return x.IdempotencyTaken
+	}
+	return false
+}
+
 var File_actors_messages_proto protoreflect.FileDescriptor
 
 const file_actors_messages_proto_rawDesc = "" +
@@ -492,7 +502,7 @@ const file_actors_messages_proto_rawDesc = "" +
 	"\x0eexpect_version\x18\x0f \x01(\x05R\rexpectVersion\x12\x16\n" +
 	"\x06result\x18\x10 \x01(\fR\x06result\x12\x17\n" +
 	"\adry_run\x18\x11 \x01(\bR\x06dryRun\x12)\n" +
-	"\x10hold_reservation\x18\x12 \x01(\tR\x0fholdReservation\"\xe6\x01\n" +
+	"\x10hold_reservation\x18\x12 \x01(\tR\x0fholdReservation\"\x93\x02\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x18\n" +
@@ -502,7 +512,9 @@ const file_actors_messages_proto_rawDesc = "" +
 	"\x06nights\x18\x06 \x01(\x05R\x06nights\x12\x18\n" +
 	"\acreated\x18\a \x01(\bR\acreated\x12\x14\n" +
 	"\x05price\x18\b \x01(\x03R\x05price\x12#\n" +
-	"\rnot_committed\x18\t \x01(\bR\fnotCommitted*\xc8\x01\n" +
+	"\rnot_committed\x18\t \x01(\bR\fnotCommitted\x12+\n" +
+	"\x11idempotency_taken\x18\n" +
+	" \x01(\bR\x10idempotencyTaken*\xc8\x01\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OP_PUT_ROOM_TYPE\x10\x01\x12\x14\n" +

@@ -118,6 +118,9 @@ func (c *Client) call(ctx context.Context, tenant, property, roomType string, cm
 			if !ok {
 				return nil, fmt.Errorf("call %s: unexpected answer %T", identity, res)
 			}
+			if r.IdempotencyTaken {
+				return r, fmt.Errorf("%s: %w", identity, persistence.ErrIdempotencyTaken)
+			}
 			if !r.NotCommitted {
 				if r.Code != "" {
 					return r, replyError(r)
@@ -574,14 +577,22 @@ func (c *Client) CreateHold(ctx context.Context, tenant, property string, stays 
 	for i, rt := range rts {
 		cmd := &actors.Command{Op: actors.Op_OP_HOLD, HoldId: id, Stays: mustJSON(booking.StaysOf(stays, rt)),
 			ExpiresAtUnixMs: h.ExpiresAt.UnixMilli(), HoldReservation: actors.HoldTag(actors.ReservationIDFor(id), 1), Result: body}
-		if i == len(rts)-1 {
+		last := i == len(rts)-1
+		if last {
 			cmd.Idem = idem
 		}
-		if _, err := c.call(ctx, tenant, property, rt, cmd); err != nil {
+		r, err := c.call(ctx, tenant, property, rt, cmd)
+		if err != nil {
 			c.releaseParts(tenant, property, id, taken)
 			return booking.Hold{}, err
 		}
 		taken = append(taken, rt)
+		if last && len(r.Result) > 0 {
+			// the answer the actor stored (a retry gets the first hold's)
+			if err := json.Unmarshal(r.Result, &h); err != nil {
+				return booking.Hold{}, fmt.Errorf("decode hold: %w", err)
+			}
+		}
 	}
 	return h, nil
 }

@@ -48,17 +48,20 @@ func TestIdempotentReplay(t *testing.T) {
 		cases := []struct {
 			name, method, path, body, other string
 			status                          int
+			// hot routes skip the database lookup: the engine is asked each
+			// time and its actor answers a known key without a second effect
+			hot bool
 		}{
 			{"create reservation", "POST", "/v1/properties/p1/reservations", reservationJSON,
-				strings.Replace(reservationJSON, "BDC-123", "BDC-124", 1), http.StatusCreated},
+				strings.Replace(reservationJSON, "BDC-123", "BDC-124", 1), http.StatusCreated, true},
 			{"create hold", "POST", "/v1/properties/p1/holds", holdJSON,
-				strings.Replace(holdJSON, "600", "60", 1), http.StatusCreated},
+				strings.Replace(holdJSON, "600", "60", 1), http.StatusCreated, true},
 			{"update inventory", "POST", "/v1/properties/p1/inventory", inventoryJSON,
-				strings.Replace(inventoryJSON, "13900", "14900", 1), http.StatusOK},
+				strings.Replace(inventoryJSON, "13900", "14900", 1), http.StatusOK, false},
 			{"modify reservation", "PATCH", "/v1/reservations/" + e.resID, modifyJSON,
-				strings.Replace(modifyJSON, "2026-12-04", "2026-12-05", 1), http.StatusOK},
-			{"cancel reservation", "POST", "/v1/reservations/" + e.resID + "/cancel", "", "", http.StatusOK},
-			{"release hold", "DELETE", "/v1/holds/" + e.holdID, "", "", http.StatusNoContent},
+				strings.Replace(modifyJSON, "2026-12-04", "2026-12-05", 1), http.StatusOK, false},
+			{"cancel reservation", "POST", "/v1/reservations/" + e.resID + "/cancel", "", "", http.StatusOK, false},
+			{"release hold", "DELETE", "/v1/holds/" + e.holdID, "", "", http.StatusNoContent, false},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -87,8 +90,12 @@ func TestIdempotentReplay(t *testing.T) {
 				}
 				w := e.do(tc.method, path, "a-admin", other, "Idempotency-Key", key)
 				mustError(t, w, http.StatusUnprocessableEntity, "idempotency_key_reused")
-				if n := e.engine.calls.Load() - calls; n != 1 {
-					t.Errorf("the engine was asked %d times, want once", n)
+				want := int64(1)
+				if tc.hot {
+					want = 4 // first, two replays, the other request; one effect (TestIdempotentConcurrent counts it)
+				}
+				if n := e.engine.calls.Load() - calls; n != want {
+					t.Errorf("the engine was asked %d times, want %d", n, want)
 				}
 			})
 		}

@@ -96,7 +96,7 @@ func New(store persistence.Store, engine Engine, log *zap.Logger, opts Options) 
 		registerOrReuse(opts.Registry, prometheusProcessCollector())
 	}
 	s := &Server{
-		store:   store,
+		store:   newPropertyCache(store),
 		engine:  engine,
 		log:     log,
 		opts:    opts,
