@@ -22,6 +22,7 @@ const (
 	DefaultStreamPingInterval     = 20 * time.Second
 	DefaultStreamPongWait         = 45 * time.Second
 	DefaultStreamReadLimit        = 4096
+	DefaultStreamKeyRecheck       = time.Minute
 	// streamLoadConcurrency bounds the snapshots read at once per node.
 	streamLoadConcurrency = 32
 	// streamLoadTimeout bounds one snapshot read.
@@ -64,6 +65,9 @@ type StreamOptions struct {
 	// ReadLimit is the largest client message in bytes; larger closes the
 	// connection (1009).
 	ReadLimit int64
+	// KeyRecheck is how often open streams are checked against revoked
+	// keys; a stream whose key was revoked is closed (1008).
+	KeyRecheck time.Duration
 }
 
 // OnceStore records one-use ids (stream tokens) for ttl. ClaimOnce reports
@@ -92,6 +96,9 @@ func (o *StreamOptions) withDefaults() {
 	if o.ReadLimit <= 0 {
 		o.ReadLimit = DefaultStreamReadLimit
 	}
+	if o.KeyRecheck <= 0 {
+		o.KeyRecheck = DefaultStreamKeyRecheck
+	}
 	if o.Once == nil {
 		o.Once = newMemoryOnce()
 	}
@@ -117,11 +124,13 @@ type hub struct {
 	loadSem chan struct{}
 	unsub   func()
 
-	mu     sync.RWMutex
-	byProp map[propKey]map[*streamSub]struct{}
-	conns  map[*streamConn]struct{}
-	closed bool
-	wg     sync.WaitGroup // every goroutine of every connection
+	mu       sync.RWMutex
+	byProp   map[propKey]map[*streamSub]struct{}
+	conns    map[*streamConn]struct{}
+	closed   bool
+	checking bool           // the revoked-key checker runs
+	stop     chan struct{}  // closed by close: stops the checker
+	wg       sync.WaitGroup // every goroutine of every connection, and the checker
 }
 
 func newHub(store persistence.Store, engine Engine, log *zap.Logger, debug bool, opts StreamOptions, reg *prometheus.Registry) *hub {
@@ -134,6 +143,7 @@ func newHub(store persistence.Store, engine Engine, log *zap.Logger, debug bool,
 		loadSem: make(chan struct{}, streamLoadConcurrency),
 		byProp:  map[propKey]map[*streamSub]struct{}{},
 		conns:   map[*streamConn]struct{}{},
+		stop:    make(chan struct{}),
 	}
 	for _, o := range opts.AllowedOrigins {
 		if n, ok := normalizeOrigin(o); ok {
@@ -209,6 +219,11 @@ func (h *hub) register(c *streamConn) bool {
 	}
 	h.wg.Add(2)
 	h.conns[c] = struct{}{}
+	if !h.checking && h.store != nil {
+		h.checking = true
+		h.wg.Add(1)
+		go h.checkKeys()
+	}
 	h.metrics.connections.Inc()
 	return true
 }
@@ -255,6 +270,7 @@ func (h *hub) close() {
 		return
 	}
 	h.closed = true
+	close(h.stop)
 	conns := make([]*streamConn, 0, len(h.conns))
 	for c := range h.conns {
 		conns = append(conns, c)
@@ -267,6 +283,42 @@ func (h *hub) close() {
 		c.end(closeGoingAway, "server shutting down")
 	}
 	h.wg.Wait()
+}
+
+// checkKeys closes, every KeyRecheck, the streams whose key has been
+// revoked since they opened (with a token: the key that made the token).
+// It starts with the first connection and stops with the hub.
+func (h *hub) checkKeys() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.opts.KeyRecheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+		keys, err := h.store.ListAPIKeys(ctx)
+		cancel()
+		if err != nil {
+			h.log.Warn("stream key check failed", zap.Error(err))
+			continue
+		}
+		revoked := map[string]bool{}
+		for _, k := range keys {
+			if k.RevokedAt != nil {
+				revoked[k.ID] = true
+			}
+		}
+		h.mu.RLock()
+		for c := range h.conns {
+			if revoked[c.keyID] {
+				c.end(closePolicy, "API key revoked")
+			}
+		}
+		h.mu.RUnlock()
+	}
 }
 
 // streamMetrics are the stream's Prometheus metrics.

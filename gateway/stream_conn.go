@@ -22,10 +22,11 @@ import (
 
 // WebSocket close codes the stream uses.
 const (
-	closeGoingAway  = websocket.CloseGoingAway     // 1001: server shutting down
-	closeTooBig     = websocket.CloseMessageTooBig // 1009: client message over the read limit
-	closeTryLater   = websocket.CloseTryAgainLater // 1013: client too slow; reconnect
-	closeWriteGrace = time.Second                  // for the close frame itself
+	closeGoingAway  = websocket.CloseGoingAway       // 1001: server shutting down
+	closeTooBig     = websocket.CloseMessageTooBig   // 1009: client message over the read limit
+	closeTryLater   = websocket.CloseTryAgainLater   // 1013: client too slow; reconnect
+	closePolicy     = websocket.ClosePolicyViolation // 1008: its key was revoked
+	closeWriteGrace = time.Second                    // for the close frame itself
 )
 
 // Client message types.
@@ -101,6 +102,7 @@ type streamConn struct {
 	hub    *hub
 	ws     *websocket.Conn
 	tenant string
+	keyID  string
 	log    *zap.Logger
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
@@ -163,7 +165,7 @@ func (h *hub) serve(c *gin.Context) {
 	key, _ := apiKeyOf(c)
 	ctx, cancel := context.WithCancel(context.Background())
 	conn := &streamConn{
-		hub: h, ws: ws, tenant: key.Tenant, ctx: ctx, cancel: cancel,
+		hub: h, ws: ws, tenant: key.Tenant, keyID: key.ID, ctx: ctx, cancel: cancel,
 		log:  h.log.With(zap.String("tenant", key.Tenant), zap.String("key", key.ID), zap.String("request_id", requestID(c))),
 		wake: make(chan struct{}, 1), done: make(chan struct{}), wrote: make(chan struct{}),
 		subs: map[string]*streamSub{},

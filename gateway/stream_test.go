@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/staylock/staylock/auth"
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/docs"
 	"github.com/staylock/staylock/gateway"
@@ -517,5 +518,50 @@ func TestStreamServerCloseEndsConnections(t *testing.T) {
 	_ = ws2.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, _, err := ws2.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseGoingAway) {
 		t.Fatalf("after close: got %v, want close 1001", err)
+	}
+}
+
+// TestStreamRevokedKeyIsClosed: streams opened with a key, or with a token
+// made by it, close (1008) soon after the key is revoked.
+func TestStreamRevokedKeyIsClosed(t *testing.T) {
+	e := newStreamEnv(t, gateway.StreamOptions{KeyRecheck: 100 * time.Millisecond})
+	byKey := e.mustDial(bearer(e.viewer))
+	var tok struct{ Token string }
+	if err := json.Unmarshal(e.mustDo("POST", "/v1/stream-tokens", e.viewer, "", http.StatusCreated), &tok); err != nil {
+		t.Fatal(err)
+	}
+	byToken, _, err := e.dial("?token="+tok.Token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := e.mustDial(bearer(e.admin))
+	mustSubscribe(t, byKey)
+	mustSubscribe(t, other)
+
+	ctx := context.Background()
+	keys, err := e.srv.Store.ListAPIKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if auth.HashEqual(k.Hash, auth.HashAPIKey(e.viewer)) {
+			if err := e.srv.Store.RevokeAPIKey(ctx, k.ID, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for name, ws := range map[string]*websocket.Conn{"key": byKey, "token": byToken} {
+		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var err error
+		for err == nil {
+			_, _, err = ws.ReadMessage()
+		}
+		if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+			t.Errorf("stream opened by %s: %v, want close 1008", name, err)
+		}
+	}
+	e.book(1)
+	if m := read(t, other, 2*time.Second); m.Type != "delta" {
+		t.Fatalf("the other key's stream: %+v", m)
 	}
 }
