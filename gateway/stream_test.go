@@ -423,7 +423,7 @@ func TestStreamTokenWorksOnce(t *testing.T) {
 // with 1013 while another client on the same property still gets every
 // delta, each within 2 s of its booking, and bookings never wait.
 func TestStreamStalledClientIsDropped(t *testing.T) {
-	e := newStreamEnv(t, gateway.StreamOptions{PingInterval: 100 * time.Millisecond, PongWait: 400 * time.Millisecond})
+	e := newStreamEnv(t, gateway.StreamOptions{PingInterval: 200 * time.Millisecond, PongWait: time.Second})
 	e.mustDo("PUT", "/v1/properties/p1/room-types/dlx", e.admin, `{"name":"Deluxe","rooms":30,"price":12900}`, http.StatusOK)
 	stalled := e.mustDial(bearer(e.viewer))
 	mustSubscribe(t, stalled) // then it never reads again
