@@ -161,6 +161,7 @@ function onMessage(msg) {
 }
 
 function onDelta(msg) {
+  if (!state.subscribed) return; // a new snapshot is on its way: it replaces everything
   const rt = msg.room_type;
   const last = state.seq[rt] === undefined ? 0 : state.seq[rt];
   if (msg.prev_seq !== last) {
