@@ -117,6 +117,19 @@ func TestDashboardShowsBookingsLive(t *testing.T) {
 			t.Errorf("booking %d took %v to show", i, d)
 		}
 	}
+	// A gap (a delta that does not continue the chain): the page subscribes
+	// again and shows the fresh snapshot.
+	step("resync after a gap", 10*time.Second,
+		chromedp.Evaluate[chromedp.Void](`onMessage({type:"delta",property:"p1",room_type:"dlx",prev_seq:990,seq:991,nights:[]})`),
+		waitJS(`document.getElementById("feed").textContent.includes("missed changes")`, 2*time.Second),
+		waitJS(`document.getElementById("conn-state").dataset.state === "live" && `+cell+`.dataset.booked === "3"`, 5*time.Second),
+	)
+	// The connection drops: the page reconnects (backoff) with a new token.
+	step("reconnect", 20*time.Second,
+		chromedp.Evaluate[chromedp.Void](`state.ws.close()`),
+		waitJS(`document.getElementById("conn-state").dataset.state === "reconnecting"`, 2*time.Second),
+		waitJS(`document.getElementById("conn-state").dataset.state === "live" && state.subscribed`, 15*time.Second),
+	)
 	feed, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.getElementById("feed").children.length`))
 	if err != nil || feed < 3 {
 		t.Errorf("feed has %d entries (%v), want the 3 bookings", feed, err)
