@@ -134,3 +134,47 @@ func TestStream_TwoNodesShareDeltasThroughRedis(t *testing.T) {
 		t.Logf("booking %d on node A seen on node C after %v", i, time.Since(start))
 	}
 }
+
+// TestStream_RedisDownDoesNotStopBookings: with REDIS_URL pointing at no
+// Redis, `serve` starts, books (201) and streams this node's own deltas;
+// /readyz answers 503 naming the bus and /health says degraded.
+func TestStream_RedisDownDoesNotStopBookings(t *testing.T) {
+	b := backend{"sqlite+dead-redis", []string{"STORAGE_PATH=" + t.TempDir(), "REDIS_URL=redis://127.0.0.1:1/0"}}
+	admin := b.MustCreateKey(t, "acme", "admin")
+	s := b.MustStart(t)
+	c := newClient(s.url, admin)
+	mustSetUpHotel(t, c, []string{"dlx"}, 10)
+
+	ws := mustDialStream(t, s.url, "", http.Header{"Authorization": {"Bearer " + admin}})
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","property":"p1","from":"2027-01-01","to":"2027-02-01"}`)); err != nil {
+		t.Fatal(err)
+	}
+	snap := readStream(t, ws, 10*time.Second)
+	if snap.Type != "snapshot" {
+		t.Fatalf("want a snapshot, got %+v", snap)
+	}
+	start := time.Now()
+	c.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{
+		"stays": []stay{{RoomType: "dlx", Arrival: "2027-01-10", Departure: "2027-01-11", Quantity: 1}},
+		"guest": map[string]string{"name": "Ada"},
+	}, http.StatusCreated, nil)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("booking with Redis down took %v", d)
+	}
+	if m := readStream(t, ws, 5*time.Second); m.Type != "delta" || m.PrevSeq != snap.RoomTypes[0].Seq {
+		t.Fatalf("this node's own delta: %+v", m)
+	}
+
+	var ops struct {
+		Status string                             `json:"status"`
+		Checks map[string]struct{ Status string } `json:"checks"`
+	}
+	status, body, err := newClient(s.url, "").do(context.Background(), "GET", "/readyz", nil)
+	if err != nil || status != http.StatusServiceUnavailable || json.Unmarshal(body, &ops) != nil || ops.Checks["bus"].Status != "failing" {
+		t.Fatalf("/readyz with Redis down: %d %s %v", status, body, err)
+	}
+	status, body, err = newClient(s.url, "").do(context.Background(), "GET", "/health", nil)
+	if err != nil || status != http.StatusOK || json.Unmarshal(body, &ops) != nil || ops.Status != "degraded" {
+		t.Fatalf("/health with Redis down: %d %s %v", status, body, err)
+	}
+}
