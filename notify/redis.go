@@ -231,11 +231,15 @@ func (r *Redis) receive() {
 	ctx := context.Background()
 	// Subscribe records the channel even when Redis is down; every later
 	// receive reconnects and subscribes again by itself.
+	// missed: deltas of other nodes may have gone by unseen (Redis was not
+	// reachable at first, or the subscription broke): the next confirmed
+	// subscription tells the subscribers.
+	missed := false
 	if err := r.ps.Subscribe(ctx, r.channel); err != nil && !r.closed.Load() {
 		r.log.Warn("redis subscription failed; retrying", zap.Error(err))
+		missed = true
 	}
 	backoff := 50 * time.Millisecond
-	everSubscribed := false
 	for !r.closed.Load() {
 		msg, err := r.ps.ReceiveTimeout(ctx, 5*time.Second)
 		if err != nil {
@@ -251,6 +255,7 @@ func (r *Redis) receive() {
 			if r.subscribed.Swap(false) {
 				r.log.Warn("redis subscription lost; retrying", zap.Error(err))
 			}
+			missed = true
 			select {
 			case <-r.stop:
 				return
@@ -264,11 +269,11 @@ func (r *Redis) receive() {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" && m.Channel == r.channel {
 				r.subscribed.Store(true)
-				if everSubscribed {
+				if missed {
 					r.log.Info("redis subscription restored")
 					r.local.lost()
 				}
-				everSubscribed = true
+				missed = false
 			}
 		case *redis.Message:
 			var env envelope
