@@ -17,7 +17,7 @@ GOLANGCI_VERSION    := v2.15.0
 STATICCHECK_VERSION := v0.8.2
 BENCH_PKGS    := ./booking/ ./actors/ ./persistence/
 
-.PHONY: help run build test lint fmt fmt-check vet proto proto-check bench tools clean
+.PHONY: help run build test test-cluster lint fmt fmt-check vet proto proto-check bench tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,13 @@ build: ## build bin/staylock
 
 test: ## run every test with the race detector
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Several protoactor members in one process cannot run under the race
+# detector (protoactor's remote start rewrites gRPC's global logger), so the
+# in-process multi-member tests carry `!race` and run here. The multi-process
+# ones (e2e TestCluster_*) already run in `make test`.
+test-cluster: ## in-process multi-member cluster tests (no race detector)
+	$(GO) test -count=1 -timeout 10m ./cluster/...
 
 fmt: ## gofmt every Go file in place
 	git ls-files -z --cached --others --exclude-standard '*.go' | xargs -0 -r gofmt -w

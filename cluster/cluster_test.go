@@ -22,37 +22,8 @@ import (
 	"github.com/staylock/staylock/actors"
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/cluster"
-	"github.com/staylock/staylock/persistence"
 	"github.com/staylock/staylock/persistence/pgtest"
 )
-
-const (
-	tenant   = "t1"
-	property = "p1"
-)
-
-// MustOpen migrates dbURL and opens a store on it with one tenant and
-// property; every member of a test cluster opens its own, as nodes do.
-func MustOpen(t testing.TB, dbURL string) persistence.Store {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := persistence.MigrateUp(ctx, dbURL, dir); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	s, err := persistence.Open(ctx, dbURL, dir)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if _, err := s.EnsureTenant(ctx, tenant); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.PutProperty(ctx, booking.Property{Tenant: tenant, ID: property, Name: "Hotel One", Timezone: "UTC", Currency: "EUR"}); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // testCluster is n members in this process sharing one in-memory
 // membership agent and one Postgres database.
@@ -129,14 +100,6 @@ func checkFor(t testing.TB, d time.Duration, f func() error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func date(s string) booking.Date {
-	d, err := booking.ParseDate(s)
-	if err != nil {
-		panic(err)
-	}
-	return d
 }
 
 func MustPutRoomType(t testing.TB, n *cluster.Node, id string, rooms int32) {
