@@ -29,6 +29,7 @@ const handoffActorName = "staylock-handoff"
 // evicted member refuses to serve.
 type handoff struct {
 	r       *router
+	m       *metrics
 	timeout time.Duration
 	log     *zap.Logger
 	active  sync.Map // identity → *localActivation
@@ -40,8 +41,8 @@ type localActivation struct {
 	done chan struct{} // closed when it stops
 }
 
-func newHandoff(r *router, timeout time.Duration, log *zap.Logger) *handoff {
-	return &handoff{r: r, timeout: timeout, log: log}
+func newHandoff(r *router, m *metrics, timeout time.Duration, log *zap.Logger) *handoff {
+	return &handoff{r: r, m: m, timeout: timeout, log: log}
 }
 
 // start spawns the responder.
@@ -105,13 +106,18 @@ func (h *handoff) beforeStart(ci *protocluster.ClusterIdentity) {
 
 // started records a running local activation; stopped ends it.
 func (h *handoff) started(identity string, pid *actor.PID) {
-	h.active.Store(identity, &localActivation{pid: pid, done: make(chan struct{})})
+	if old, loaded := h.active.Swap(identity, &localActivation{pid: pid, done: make(chan struct{})}); loaded {
+		close(old.(*localActivation).done) // cannot happen: one placement per node
+	} else {
+		h.m.actors.Inc()
+	}
 }
 
 func (h *handoff) stopped(identity string, pid *actor.PID) {
 	if v, ok := h.active.Load(identity); ok && v.(*localActivation).pid.Equal(pid) {
 		if h.active.CompareAndDelete(identity, v) {
 			close(v.(*localActivation).done)
+			h.m.actors.Dec()
 		}
 	}
 }

@@ -13,6 +13,7 @@ type metrics struct {
 	refused  *prometheus.CounterVec
 	retries  *prometheus.CounterVec
 	members  prometheus.Gauge
+	actors   prometheus.Gauge
 	evicted  prometheus.Gauge
 	duration *prometheus.HistogramVec
 }
@@ -53,6 +54,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "hotel_cluster_members",
 			Help: "Members in this node's view of the cluster.",
 		}),
+		actors: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hotel_cluster_activations",
+			Help: "Inventory actors (room types) active on this node.",
+		}),
 		evicted: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hotel_cluster_evicted",
 			Help: "1 once this node has lost its membership and refuses all actor work (it then exits so that its supervisor restarts it).",
@@ -74,6 +79,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.refused = registerOrReuse(reg, m.refused)
 		m.retries = registerOrReuse(reg, m.retries)
 		m.members = registerOrReuse(reg, m.members)
+		m.actors = registerOrReuse(reg, m.actors)
 		m.evicted = registerOrReuse(reg, m.evicted)
 		m.duration = registerOrReuse(reg, m.duration)
 	}

@@ -205,7 +205,7 @@ func Start(store persistence.Store, opts Options) (n *Node, err error) {
 	}
 	n.provider = provider
 
-	ho := newHandoff(rt, opts.Timing.DrainTimeout, log)
+	ho := newHandoff(rt, m, opts.Timing.DrainTimeout, log)
 	drain := newPassivation(g, ho, opts.Timing.DrainTimeout, log)
 	props := actors.Props(guardedStore{Store: store, g: g, log: log}, opts.Actor).
 		Configure(actor.WithReceiverMiddleware(drain.middleware))

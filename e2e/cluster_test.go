@@ -519,7 +519,15 @@ func clusterKill(t *testing.T, provider string) {
 	ctx, stop := context.WithCancel(context.Background())
 	wait := load.run(ctx, clusterClients)
 	load.waitOps(300, 20*time.Second)
-	victim := tc.nodes[1]
+	// The victim is the node hosting the most room types, so that some
+	// have to move.
+	victim, most := tc.nodes[1], 0.0
+	for _, nd := range tc.nodes {
+		if a, _ := tc.metric(nd, "hotel_cluster_activations"); a > most {
+			victim, most = nd, a
+		}
+	}
+	t.Logf("%s: SIGKILL node %d, which hosts %v of %d room types", provider, victim.i, most, len(clusterRoomTypes))
 	killedAt := time.Now()
 	victim.srv.stop(t, syscall.SIGKILL)
 	victim.srv = nil
@@ -564,13 +572,24 @@ func clusterPause(t *testing.T, provider string) {
 	wait := load.run(ctx, clusterClients)
 	load.waitOps(300, 20*time.Second)
 
-	stale := tc.nodes[2]
+	stale, most := tc.nodes[2], 0.0
+	for _, nd := range tc.nodes {
+		if a, _ := tc.metric(nd, "hotel_cluster_activations"); a > most {
+			stale, most = nd, a
+		}
+	}
+	t.Logf("SIGSTOP node %d, which hosts %v of %d room types", stale.i, most, len(clusterRoomTypes))
 	if err := stale.srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	stoppedAt := time.Now()
 	// Past eviction: the others drop it and take its room types over.
-	others := []*clusterNode{tc.nodes[0], tc.nodes[1]}
+	var others []*clusterNode
+	for _, nd := range tc.nodes {
+		if nd != stale {
+			others = append(others, nd)
+		}
+	}
 	checkForCluster(t, 20*time.Second, func() error {
 		for _, nd := range others {
 			if m, _ := tc.metric(nd, "hotel_cluster_members"); m != 2 {
