@@ -124,8 +124,8 @@ func runSplitBrain(t *testing.T, store persistence.Store, rooms int, requests in
 				id := fmt.Sprintf("r_split%04d", k)
 				now := time.Now().UTC()
 				row, _ := json.Marshal(booking.Reservation{ID: id, Tenant: tenant, Property: property, Status: booking.StatusConfirmed,
-					Stays:    []booking.Stay{{RoomType: rt, Arrival: night, Departure: night + 1, Quantity: 1}},
-					Guest:    booking.Guest{Name: "Guest"}, Channel: "split", Currency: "EUR", Version: 1, CreatedAt: now, UpdatedAt: now})
+					Stays: []booking.Stay{{RoomType: rt, Arrival: night, Departure: night + 1, Quantity: 1}},
+					Guest: booking.Guest{Name: "Guest"}, Channel: "split", Currency: "EUR", Version: 1, CreatedAt: now, UpdatedAt: now})
 				cmd := &actors.Command{Op: actors.Op_OP_BOOK, Reservation: row,
 					Idem: &actors.Idem{Key: "k-" + id, RequestHash: "h-" + id, Status: 201}}
 				done := rec.Call(c, clustertest.Booking{RoomType: rt, First: 0, Nights: 1, Qty: 1})

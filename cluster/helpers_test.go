@@ -43,4 +43,3 @@ func date(s string) booking.Date {
 	}
 	return d
 }
-
