@@ -254,3 +254,57 @@ func TestCluster_ACallBoundedByItsContextEvenWhenTheLookupHangs(t *testing.T) {
 		t.Fatalf("a read answered ErrMaybeDone: %v", err)
 	}
 }
+
+// BenchmarkForward measures one read (availability of one night, answered
+// from memory, no commit) through member 0's client, for a room type whose
+// actor lives on member 0 (local) and on member 1 (remote: one gRPC round
+// trip on loopback, protobuf both ways). The difference is the cost of a
+// forward. `go test -run '^$' -bench Forward ./cluster/`
+func BenchmarkForward(b *testing.B) {
+	tc := &testCluster{agent: test.NewInMemAgent(), dbURL: pgtest.NewDatabase(b)}
+	for range 2 {
+		store := MustOpen(b, tc.dbURL)
+		n, err := cluster.Start(store, cluster.Options{Agent: tc.agent, Logger: zap.NewNop(), Actor: actors.Options{GroupCommit: true}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { n.Shutdown(false) })
+		tc.nodes = append(tc.nodes, n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for tc.nodes[0].Members() != 2 || tc.nodes[1].Members() != 2 {
+		if time.Now().After(deadline) {
+			b.Fatal("members did not converge")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	owned := map[string]string{} // "local"/"remote" → room type
+	for i := 0; len(owned) < 2; i++ {
+		rt := fmt.Sprintf("r%d", i)
+		where := "remote"
+		if tc.nodes[0].Owner(actors.Identity(tenant, property, rt)) == tc.nodes[0].Address() {
+			where = "local"
+		}
+		if _, ok := owned[where]; !ok {
+			owned[where] = rt
+			MustPutRoomType(b, tc.nodes[0], rt, 10)
+		}
+	}
+	from := date("2027-03-01")
+	for _, where := range []string{"local", "remote"} {
+		rt := owned[where]
+		for _, par := range []int{1, 64} {
+			b.Run(fmt.Sprintf("%s/callers=%d", where, par), func(b *testing.B) {
+				b.SetParallelism(par)
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := tc.nodes[0].Availability(context.Background(), tenant, property, []string{rt}, from, from+1); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
