@@ -10,6 +10,7 @@ import (
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
 )
 
 // router finds the activation of an identity and sends it one request, with
@@ -21,7 +22,6 @@ import (
 // member that leaves, or on an activation that stops, learns it at once.
 type router struct {
 	system     *actor.ActorSystem
-	self       string // this node's address
 	log        *zap.Logger
 	m          *metrics
 	onSelfLeft func() // this node was removed from its own view
@@ -72,7 +72,7 @@ func (r *router) onTopology(t *protocluster.ClusterTopology) {
 	r.rdv = rdv
 	r.members = members
 	selfIn := false
-	if _, ok := members[r.self]; ok {
+	if _, ok := members[r.system.Address()]; ok {
 		selfIn = true
 	}
 	for addr := range members {
@@ -194,12 +194,16 @@ func (r *router) lookup(ctx context.Context, identity, kind string, timeout time
 	return pid, nil
 }
 
+// Every message the router sends is a proto.Message: protoactor drops a
+// plain Go value sent to another node without a word (the caller would
+// just time out), so the type system refuses one here.
+
 // request sends msg to pid, on a member, and waits for one answer, until
 // timeout, ctx, or the target going away (its member leaving, or, for an
 // activation, its stopping). Errors: errNotMember and errDeadLetter
 // (provably not delivered), errGone (may or may not have been acted on),
 // errTimedOut, or ctx.Err().
-func (r *router) request(ctx context.Context, pid *actor.PID, msg any, timeout time.Duration) (any, error) {
+func (r *router) request(ctx context.Context, pid *actor.PID, msg proto.Message, timeout time.Duration) (any, error) {
 	r.mu.RLock()
 	gone, member := r.gone[pid.GetAddress()]
 	r.mu.RUnlock()
@@ -216,11 +220,11 @@ func (r *router) request(ctx context.Context, pid *actor.PID, msg any, timeout t
 
 // probe sends msg to pid, member or not, and waits for one answer until
 // timeout or ctx.
-func (r *router) probe(ctx context.Context, pid *actor.PID, msg any, timeout time.Duration) (any, error) {
+func (r *router) probe(ctx context.Context, pid *actor.PID, msg proto.Message, timeout time.Duration) (any, error) {
 	return r.await(ctx, pid, msg, timeout, nil, nil)
 }
 
-func (r *router) await(ctx context.Context, pid *actor.PID, msg any, timeout time.Duration, gone, stopped <-chan struct{}) (any, error) {
+func (r *router) await(ctx context.Context, pid *actor.PID, msg proto.Message, timeout time.Duration, gone, stopped <-chan struct{}) (any, error) {
 	rp := &replyProcess{ch: make(chan any, 1)}
 	reply, ok := r.system.ProcessRegistry.Add(rp, "$call"+r.system.ProcessRegistry.NextId())
 	if !ok {
