@@ -18,7 +18,11 @@ import (
 
 // Options tune the inventory actor.
 type Options struct {
-	// SnapshotEvery writes a snapshot when a batch crosses a multiple of it.
+	// SnapshotEvery is the fewest events between two snapshots. An actor
+	// waits longer when its state is larger (one event per reservation or
+	// hold it knows), so that snapshots cost O(1) per event however big
+	// the calendar grows; a reload replays at most about as many events as
+	// the snapshot holds entries.
 	SnapshotEvery int64
 	// MaxBatch bounds the requests of one group commit.
 	MaxBatch int
@@ -107,6 +111,7 @@ type entry struct {
 }
 
 type batch struct {
+	snapshot bool // the batch writes a snapshot
 	no       int64
 	entries  []*entry
 	events   int
@@ -152,6 +157,7 @@ type inventoryActor struct {
 	expiryTimer          *time.Timer
 	expiryAt             time.Time
 	broken               error
+	sinceSnapshot        int64 // committed events after the latest snapshot
 }
 
 func (a *inventoryActor) Receive(ctx actor.Context) {
@@ -226,40 +232,46 @@ func identityOf(ctx actor.Context) (id string) {
 func (a *inventoryActor) load() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.opts.CommitTimeout)
 	defer cancel()
-	inv, err := LoadInventory(ctx, a.store, a.id)
+	inv, since, err := loadInventory(ctx, a.store, a.id)
 	if err != nil {
 		return err
 	}
-	a.committed, a.tentative = inv, inv.Clone()
+	a.committed, a.tentative, a.sinceSnapshot = inv, inv.Clone(), since
 	return nil
 }
 
 // LoadInventory rebuilds an actor's state from its snapshot and journal.
 func LoadInventory(ctx context.Context, store persistence.Store, actorID string) (*booking.Inventory, error) {
+	inv, _, err := loadInventory(ctx, store, actorID)
+	return inv, err
+}
+
+// loadInventory also tells how many events follow the snapshot.
+func loadInventory(ctx context.Context, store persistence.Store, actorID string) (*booking.Inventory, int64, error) {
 	st, err := store.LoadActor(ctx, actorID)
 	if err != nil {
-		return nil, fmt.Errorf("load actor %s: %w", actorID, err)
+		return nil, 0, fmt.Errorf("load actor %s: %w", actorID, err)
 	}
 	inv := booking.NewInventory()
 	if st.Snapshot != nil {
 		if err := json.Unmarshal(st.Snapshot, inv); err != nil {
-			return nil, fmt.Errorf("decode snapshot of %s: %w", actorID, err)
+			return nil, 0, fmt.Errorf("decode snapshot of %s: %w", actorID, err)
 		}
 		if inv.Seq != st.SnapshotSeq {
-			return nil, fmt.Errorf("snapshot of %s says seq %d, stored as %d", actorID, inv.Seq, st.SnapshotSeq)
+			return nil, 0, fmt.Errorf("snapshot of %s says seq %d, stored as %d", actorID, inv.Seq, st.SnapshotSeq)
 		}
 	}
 	for _, je := range st.Events {
 		var e booking.Event
 		if err := json.Unmarshal(je.Data, &e); err != nil {
-			return nil, fmt.Errorf("decode event %d of %s: %w", je.Seq, actorID, err)
+			return nil, 0, fmt.Errorf("decode event %d of %s: %w", je.Seq, actorID, err)
 		}
 		if je.Seq != inv.Seq+1 {
-			return nil, fmt.Errorf("journal of %s jumps from %d to %d", actorID, inv.Seq, je.Seq)
+			return nil, 0, fmt.Errorf("journal of %s jumps from %d to %d", actorID, inv.Seq, je.Seq)
 		}
 		inv.Apply(e)
 	}
-	return inv, nil
+	return inv, int64(len(st.Events)), nil
 }
 
 func (a *inventoryActor) send(to *actor.PID, r *Reply) {
@@ -728,11 +740,12 @@ func (a *inventoryActor) commit(b *batch) {
 			pb.Idempotency = append(pb.Idempotency, *e.idem)
 		}
 	}
-	last := b.firstSeq + int64(len(pb.Events)) - 1
-	if last/a.opts.SnapshotEvery != (b.firstSeq-1)/a.opts.SnapshotEvery {
+	threshold := max(a.opts.SnapshotEvery, int64(len(a.tentative.Allocations)+len(a.tentative.Holds)))
+	if a.sinceSnapshot+int64(len(pb.Events)) >= threshold {
 		// tentative is exactly the state after this batch: nothing newer has
 		// been decided yet, since the collecting batch was just opened.
 		pb.Snapshot, _ = json.Marshal(a.tentative)
+		b.snapshot = true
 	}
 	store, sys, self, timeout, no := a.store, a.system, a.self, a.opts.CommitTimeout, b.no
 	go func() {
@@ -760,6 +773,11 @@ func (a *inventoryActor) onCommitDone(ctx actor.Context, m *commitDone) {
 	switch {
 	case err == nil:
 		prev := a.committed.Seq
+		if b.snapshot {
+			a.sinceSnapshot = 0
+		} else {
+			a.sinceSnapshot += int64(b.events)
+		}
 		a.finish(b)
 		a.notify(b, prev)
 		a.drainBacklog()
