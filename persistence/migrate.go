@@ -10,7 +10,7 @@ import (
 	"path"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -53,11 +53,14 @@ func openMigrator(ctx context.Context, dbURL, storagePath string) (*migrator, er
 		}
 	)
 	if Backend(dbURL) == BackendPostgres {
-		cfg, err := pgx.ParseConfig(dbURL)
+		// pgxpool's parser accepts (and strips) the pool settings of DB_URL
+		// such as pool_max_conns, which a plain connection would send to the
+		// server as unknown parameters.
+		pcfg, err := pgxpool.ParseConfig(dbURL)
 		if err != nil {
 			return nil, fmt.Errorf("parse DB_URL: %w", err)
 		}
-		db = stdlib.OpenDB(*cfg)
+		db = stdlib.OpenDB(*pcfg.ConnConfig)
 		dialect, dir = goose.DialectPostgres, "migrations/postgres"
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
