@@ -528,17 +528,7 @@ func (s *PostgresStore) ListReservations(ctx context.Context, tenant, property s
 
 // HoldRows lists the parts of a hold.
 func (s *PostgresStore) HoldRows(ctx context.Context, tenant, id string) ([]HoldRow, error) {
-	rows, err := s.pool.Query(ctx, `SELECT tenant, id, property, room_type, expires_at FROM holds
-		WHERE tenant = $1 AND id = $2 ORDER BY room_type`, tenant, id)
-	if err != nil {
-		return nil, fmt.Errorf("hold %s: %w", id, err)
-	}
-	hs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (HoldRow, error) {
-		var h HoldRow
-		err := r.Scan(&h.Tenant, &h.ID, &h.Property, &h.RoomType, &h.ExpiresAt)
-		h.ExpiresAt = h.ExpiresAt.UTC()
-		return h, err
-	})
+	hs, err := s.holds(ctx, `WHERE tenant = $1 AND id = $2 ORDER BY room_type`, tenant, id)
 	if err != nil {
 		return nil, fmt.Errorf("hold %s: %w", id, err)
 	}
@@ -546,6 +536,20 @@ func (s *PostgresStore) HoldRows(ctx context.Context, tenant, id string) ([]Hold
 		return nil, fmt.Errorf("hold %s: %w", id, ErrNotFound)
 	}
 	return hs, nil
+}
+
+// holds reads hold rows; where is the query's WHERE/ORDER BY tail.
+func (s *PostgresStore) holds(ctx context.Context, where string, args ...any) ([]HoldRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant, id, property, room_type, expires_at FROM holds `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (HoldRow, error) {
+		var h HoldRow
+		err := r.Scan(&h.Tenant, &h.ID, &h.Property, &h.RoomType, &h.ExpiresAt)
+		h.ExpiresAt = h.ExpiresAt.UTC()
+		return h, err
+	})
 }
 
 // GetIdempotency returns a live record.

@@ -549,14 +549,7 @@ func (s *SQLiteStore) ListReservations(ctx context.Context, tenant, property str
 
 // HoldRows lists the parts of a hold.
 func (s *SQLiteStore) HoldRows(ctx context.Context, tenant, id string) ([]HoldRow, error) {
-	hs, err := sqliteCollect(ctx, s.r, func(row interface{ Scan(...any) error }) (HoldRow, error) {
-		var h HoldRow
-		var exp string
-		if err := row.Scan(&h.Tenant, &h.ID, &h.Property, &h.RoomType, &exp); err != nil {
-			return h, err
-		}
-		return h, parseSQLiteTimes(&exp, &h.ExpiresAt)
-	}, `SELECT tenant, id, property, room_type, expires_at FROM holds WHERE tenant = ? AND id = ? ORDER BY room_type`, tenant, id)
+	hs, err := s.holds(ctx, `WHERE tenant = ? AND id = ? ORDER BY room_type`, tenant, id)
 	if err != nil {
 		return nil, fmt.Errorf("hold %s: %w", id, err)
 	}
@@ -564,6 +557,18 @@ func (s *SQLiteStore) HoldRows(ctx context.Context, tenant, id string) ([]HoldRo
 		return nil, fmt.Errorf("hold %s: %w", id, ErrNotFound)
 	}
 	return hs, nil
+}
+
+// holds reads hold rows; where is the query's WHERE/ORDER BY tail.
+func (s *SQLiteStore) holds(ctx context.Context, where string, args ...any) ([]HoldRow, error) {
+	return sqliteCollect(ctx, s.r, func(row interface{ Scan(...any) error }) (HoldRow, error) {
+		var h HoldRow
+		var exp string
+		if err := row.Scan(&h.Tenant, &h.ID, &h.Property, &h.RoomType, &exp); err != nil {
+			return h, err
+		}
+		return h, parseSQLiteTimes(&exp, &h.ExpiresAt)
+	}, `SELECT tenant, id, property, room_type, expires_at FROM holds `+where, args...)
 }
 
 // GetIdempotency returns a live record.
