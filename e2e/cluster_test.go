@@ -184,6 +184,9 @@ func MustStartEtcd(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("etcd is not installed: apt-get install -y etcd-server (.ci/run does it)")
+		}
 		t.Skip("etcd is not installed (apt-get install -y etcd-server; .ci/run does it)")
 	}
 	ports := freePorts(t, 2)
@@ -463,6 +466,9 @@ func TestCluster_Seeds(t *testing.T) { clusterScenarios(t, "seeds") }
 
 func TestCluster_Etcd(t *testing.T) {
 	if _, err := exec.LookPath("etcd"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("etcd is not installed: apt-get install -y etcd-server (.ci/run does it)")
+		}
 		t.Skip("etcd is not installed (apt-get install -y etcd-server; .ci/run does it)")
 	}
 	clusterScenarios(t, "etcd")

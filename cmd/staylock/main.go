@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // property time zones validate on hosts without a zone database
 
 	"github.com/spf13/cobra"
 
