@@ -29,7 +29,7 @@ import (
 //	P:booked:{property}:{rt}       hash night (days since 1970) → rooms booked
 //	P:res:{id}                     the reservation (JSON)
 //	P:list:{property}              list of reservation ids in creation order
-//	P:idem:{key}                   "request-hash reservation-id"
+//	P:idem:{key}                   "request-hash reservation-id", for 72 h
 type Redis struct {
 	rdb    *redis.Client
 	prefix string
@@ -164,7 +164,7 @@ for i = 0, n - 1 do
 end
 redis.call('SET', KEYS[3], ARGV[3])
 redis.call('RPUSH', KEYS[4], ARGV[4])
-if ARGV[1] == '1' then redis.call('SET', KEYS[1], ARGV[2]) end
+if ARGV[1] == '1' then redis.call('SET', KEYS[1], ARGV[2], 'EX', 259200) end
 return {'ok'}
 `)
 

@@ -179,7 +179,7 @@ func (s *Server) book(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
-	if len(key) > 200 {
+	if len(key) > 200 || strings.IndexFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) >= 0 {
 		s.fail(w, invalid("Idempotency-Key", "1–200 printable ASCII characters"))
 		return
 	}
