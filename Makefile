@@ -17,7 +17,7 @@ GOLANGCI_VERSION    := v2.15.0
 STATICCHECK_VERSION := v0.8.2
 BENCH_PKGS    := ./booking/ ./actors/ ./persistence/
 
-.PHONY: help run build test test-cluster lint fmt fmt-check vet proto proto-check bench tools clean
+.PHONY: help run build test test-cluster lint fmt fmt-check vet proto proto-check bench bench-go tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -100,7 +100,10 @@ proto-check: $(PROTOC_GEN_GO) ## fail when committed .pb.go files differ from th
 	[ $$status -eq 0 ] && echo "proto-check: generated code is up to date"; \
 	exit $$status
 
-bench: ## run the hot-path benchmarks (BENCHFLAGS="-benchtime=1x" for a smoke run)
+bench: ## Staylock vs the baselines and the in-memory ceiling, interleaved, 3 reps; writes docs/benchmarks.md (BENCH_ARGS="--reps 1 --duration 5s" for a quick run)
+	$(GO) run ./cmd/staylock-bench $(BENCH_ARGS)
+
+bench-go: ## Go benchmarks of the hot path: rules, actor on each store, batch commit (BENCHFLAGS="-benchtime=1x" for a smoke run)
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) $(BENCH_PKGS)
 
 clean: ## remove build output
