@@ -99,7 +99,11 @@ func openMigrator(ctx context.Context, dbURL, storagePath string) (*migrator, er
 }
 
 // MigrateUp applies every pending migration and returns how many it applied.
+// The memory store has no schema: nothing to apply.
 func MigrateUp(ctx context.Context, dbURL, storagePath string) (applied int, err error) {
+	if isMemoryURL(dbURL) {
+		return 0, nil
+	}
 	m, err := openMigrator(ctx, dbURL, storagePath)
 	if err != nil {
 		return 0, err
@@ -118,6 +122,9 @@ func MigrateUp(ctx context.Context, dbURL, storagePath string) (applied int, err
 
 // MigrateDown rolls the newest applied migration back (one step).
 func MigrateDown(ctx context.Context, dbURL, storagePath string) (err error) {
+	if isMemoryURL(dbURL) {
+		return errors.New("migrate down: no migration is applied (the memory store has no schema)")
+	}
 	m, err := openMigrator(ctx, dbURL, storagePath)
 	if err != nil {
 		return err
@@ -132,8 +139,12 @@ func MigrateDown(ctx context.Context, dbURL, storagePath string) (err error) {
 	return nil
 }
 
-// MigrationStatus lists every known migration, oldest first.
+// MigrationStatus lists every known migration, oldest first (none for the
+// memory store).
 func MigrationStatus(ctx context.Context, dbURL, storagePath string) (infos []MigrationInfo, err error) {
+	if isMemoryURL(dbURL) {
+		return []MigrationInfo{}, nil
+	}
 	m, err := openMigrator(ctx, dbURL, storagePath)
 	if err != nil {
 		return nil, err

@@ -13,29 +13,37 @@ import (
 const (
 	BackendPostgres = "postgres"
 	BackendSQLite   = "sqlite"
+	BackendMemory   = "memory"
 )
 
 // SQLiteFile is the name of the embedded database file inside STORAGE_PATH.
 const SQLiteFile = "staylock.db"
 
-// Backend returns "postgres" for a postgres:// or postgresql:// URL and
-// "sqlite" for anything else (an empty URL means the embedded database).
+// Backend returns "postgres" for a postgres:// or postgresql:// URL,
+// "memory" for memory:// (the non-durable benchmark store) and "sqlite" for
+// anything else (an empty URL means the embedded database).
 func Backend(dbURL string) string {
-	if isPostgresURL(dbURL) {
+	switch {
+	case isPostgresURL(dbURL):
 		return BackendPostgres
+	case isMemoryURL(dbURL):
+		return BackendMemory
 	}
 	return BackendSQLite
 }
+
+// isMemoryURL reports whether u selects the in-memory store (MemoryURL).
+func isMemoryURL(u string) bool { return strings.EqualFold(u, MemoryURL) }
 
 func isPostgresURL(u string) bool {
 	l := strings.ToLower(u)
 	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
 }
 
-// checkURL refuses a URL that is neither empty nor Postgres.
+// checkURL refuses a URL that is neither empty, Postgres nor memory://.
 func checkURL(dbURL string) error {
-	if dbURL != "" && !isPostgresURL(dbURL) {
-		return fmt.Errorf("DB_URL must start with postgres:// or postgresql:// (or be empty for the embedded SQLite database)")
+	if dbURL != "" && !isPostgresURL(dbURL) && !isMemoryURL(dbURL) {
+		return fmt.Errorf("DB_URL must start with postgres:// or postgresql:// (or be empty for the embedded SQLite database, or memory:// for the non-durable benchmark store)")
 	}
 	return nil
 }
@@ -46,12 +54,16 @@ func SQLitePath(storagePath string) string {
 }
 
 // Open connects to the database that dbURL names: Postgres for a
-// postgres:// or postgresql:// URL, else (empty URL) the SQLite file
-// SQLitePath(storagePath), whose folder it creates. It checks that the
-// database answers but does not migrate; see MigrateUp.
+// postgres:// or postgresql:// URL, a new empty MemoryStore for memory://
+// (nothing survives the process; benchmarks only), else (empty URL) the
+// SQLite file SQLitePath(storagePath), whose folder it creates. It checks
+// that the database answers but does not migrate; see MigrateUp.
 func Open(ctx context.Context, dbURL, storagePath string) (Store, error) {
 	if err := checkURL(dbURL); err != nil {
 		return nil, err
+	}
+	if isMemoryURL(dbURL) {
+		return NewMemoryStore(), nil
 	}
 	if dbURL != "" {
 		return OpenPostgres(ctx, dbURL)
