@@ -70,7 +70,8 @@ type Config struct {
 
 	HTTPAddr    string `env:"HTTP_ADDR" envDefault:":8080"`
 	StoragePath string `env:"STORAGE_PATH" envDefault:"./storage"`
-	// DBURL is a postgres:// URL; empty means embedded SQLite in StoragePath.
+	// DBURL is a postgres:// URL; empty means embedded SQLite in StoragePath;
+	// memory:// keeps nothing (benchmarks only, refused in production).
 	DBURL string `env:"DB_URL"`
 	// RedisURL is a redis:// or rediss:// URL; empty means an in-process bus.
 	RedisURL string `env:"REDIS_URL"`
@@ -445,7 +446,13 @@ func (c Config) validate() []Problem {
 		add("STORAGE_PATH", "must not be empty")
 	}
 
-	if c.DBURL != "" {
+	switch {
+	case c.DBURL == "":
+	case c.MemoryStore():
+		if prod {
+			add("DB_URL", "memory:// keeps nothing; it is for benchmarks only and refused in production")
+		}
+	default:
 		if u, err := url.Parse(c.DBURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			add("DB_URL", "must be empty (embedded SQLite) or a postgres:// or postgresql:// URL")
 		}
@@ -477,7 +484,7 @@ func (c Config) validate() []Problem {
 		add("CLUSTER_PROVIDER", "must be local, seeds, etcd or k8s, not %q", c.ClusterProvider)
 	}
 	if c.ClusterProvider != ClusterLocal && c.ClusterProvider != "" {
-		if c.DBURL == "" {
+		if c.DBURL == "" || c.MemoryStore() {
 			add("DB_URL", "required (a postgres:// URL) when CLUSTER_PROVIDER=%s: cluster nodes share one database", c.ClusterProvider)
 		}
 		if c.RedisURL == "" {
@@ -657,6 +664,10 @@ func (c Config) IsLocal() bool { return c.Env == EnvLocal }
 
 // Embedded reports whether the embedded SQLite store is used (no DB_URL).
 func (c Config) Embedded() bool { return c.DBURL == "" }
+
+// MemoryStore reports whether DB_URL=memory:// selects the non-durable
+// in-memory store (benchmarks only; refused when APP_ENV=production).
+func (c Config) MemoryStore() bool { return strings.EqualFold(c.DBURL, "memory://") }
 
 // Redacted returns every setting by variable name, for logs: keys and
 // passwords are masked, and passwords inside URLs too.

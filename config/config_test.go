@@ -117,6 +117,12 @@ func TestLoadValidSetups(t *testing.T) {
 		{"raw text key", with(production(), "APP_KEY", rawKey), nil},
 		{"url-safe base64 key without padding", with(production(), "APP_KEY", "base64:"+base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("\xfb", 32)))), nil},
 		{"postgresql scheme and rediss", with(production(), "DB_URL", "postgresql://db/x", "REDIS_URL", "rediss://cache:6380"), nil},
+		{"memory store in local", map[string]string{"DB_URL": "memory://"}, func(t *testing.T, c config.Config) {
+			if !c.MemoryStore() || c.Embedded() {
+				t.Errorf("DB_URL=memory://: MemoryStore=%v Embedded=%v, want true, false", c.MemoryStore(), c.Embedded())
+			}
+		}},
+		{"memory store in staging", with(production(), "APP_ENV", "staging", "DB_URL", "memory://"), nil},
 		{"embedded local with debug", map[string]string{"APP_DEBUG": "true"}, func(t *testing.T, c config.Config) {
 			if !c.Debug {
 				t.Error("APP_DEBUG=true not read")
@@ -197,6 +203,8 @@ func TestLoadRules(t *testing.T) {
 		{"STORAGE_PATH blank", map[string]string{"STORAGE_PATH": "  "}, "STORAGE_PATH", "must not be empty"},
 		{"DB_URL mysql", map[string]string{"DB_URL": "mysql://db/x"}, "DB_URL", "postgres://"},
 		{"DB_URL not a URL", map[string]string{"DB_URL": "host=db user=x"}, "DB_URL", "postgres://"},
+		{"DB_URL memory in production", with(production(), "DB_URL", "memory://"), "DB_URL", "memory:// keeps nothing; it is for benchmarks only and refused in production"},
+		{"DB_URL memory in a cluster", with(production(), "APP_ENV", "staging", "CLUSTER_PROVIDER", "k8s", "DB_URL", "memory://"), "DB_URL", "required (a postgres:// URL) when CLUSTER_PROVIDER=k8s"},
 		{"REDIS_URL http", map[string]string{"REDIS_URL": "http://cache:6379"}, "REDIS_URL", "redis://"},
 		{"MAIL_MAILER unknown", map[string]string{"MAIL_MAILER": "sendmail"}, "MAIL_MAILER", "smtp or log"},
 		{"smtp without host", map[string]string{"MAIL_MAILER": "smtp", "MAIL_PORT": "25", "MAIL_FROM_ADDRESS": "a@b.c"}, "MAIL_HOST", "required when MAIL_MAILER=smtp"},
@@ -565,5 +573,20 @@ func TestLoadHasNoSideEffects(t *testing.T) {
 	MustLoad(t, map[string]string{"STORAGE_PATH": dir}, "")
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("Load created STORAGE_PATH")
+	}
+}
+
+func TestMemoryStoreRefusedInProduction(t *testing.T) {
+	_, err := load(t, with(production(), "DB_URL", "memory://"), "")
+	var ve *config.ValidationError
+	if !asValidation(err, &ve) {
+		t.Fatalf("Load: %v, want a *ValidationError", err)
+	}
+	want := "DB_URL: memory:// keeps nothing; it is for benchmarks only and refused in production"
+	if !slices.Contains(ve.Lines(), want) {
+		t.Fatalf("problems:\n%v\nwant the line %q", err, want)
+	}
+	if MustLoad(t, production(), "").MemoryStore() {
+		t.Fatal("a postgres DB_URL reports the memory store")
 	}
 }

@@ -60,6 +60,9 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer func() { _ = store.Close() }()
+	if cfg.MemoryStore() {
+		log.Warn("DB_URL=memory://: the in-memory store keeps NOTHING; every booking, key and property is lost when the process stops. For benchmarks only (refused when APP_ENV=production)")
+	}
 
 	bus, once, err := newBus(cfg, log)
 	if err != nil {
