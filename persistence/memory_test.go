@@ -2,6 +2,7 @@ package persistence_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"github.com/staylock/staylock/persistence"
@@ -63,4 +64,19 @@ func TestMemoryBackendNeedsNoMigrations(t *testing.T) {
 	if s.Ping(ctx) == nil {
 		t.Fatal("ping of a closed memory store answered")
 	}
+}
+
+// BenchmarkMemoryCommitBatch is BenchmarkCommitBatch's serial case on the
+// memory store: what a group commit costs without any durability.
+func BenchmarkMemoryCommitBatch(b *testing.B) {
+	s := newMemory(b)
+	var n atomic.Int64
+	seq := int64(1)
+	for b.Loop() {
+		if err := s.CommitBatch(context.Background(), benchBatch("acme/p1/dlx", seq, &n)); err != nil {
+			b.Fatal(err)
+		}
+		seq += benchBatchSize
+	}
+	b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "bookings/s")
 }
