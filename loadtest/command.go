@@ -44,6 +44,10 @@ Scenarios:
            and cancellations
   mixed    bookings (some over two room types), availability reads, modifications
            and cancellations
+  dashboard --subscribers K WebSocket clients (GET /v1/stream) watch the properties
+           that --dashboard-load (hot or spread) books: snapshot checked, every
+           delta's chain checked (gaps, drops by close code), commit→delta latency
+           bounded from both sides (from the booking's send and from its 201)
 
 Closed loop (--clients N) waits for each answer; open loop (--rate R) starts
 operations at a constant rate and times them from their intended start, so a slow
@@ -95,6 +99,8 @@ Example:
 	f.IntVar(&cfg.Burst.Rooms, "burst-rooms", 500, "burst: rooms of the flash room type (--setup)")
 	f.DurationVar(&cfg.Burst.Window, "burst-window", time.Second, "burst: the flash sale's arrivals spread over this long")
 	f.DurationVar(&cfg.Burst.At, "burst-at", 0, "burst: when the flash sale starts (default a quarter of --duration)")
+	f.IntVar(&cfg.Subscribers, "subscribers", 100, "dashboard: WebSocket subscribers")
+	f.StringVar(&cfg.DashboardLoad, "dashboard-load", "hot", "dashboard: the load that books meanwhile: hot or spread")
 	f.DurationVar(&cfg.MaxP99, "max-p99", 0, "fail when the p99 of all operations is above this (0: no limit)")
 	f.StringVar(&maxErrorRate, "max-error-rate", "", "fail when the share of failed operations is above this, e.g. 0, 0.001 or 0.1% (default no limit)")
 	f.BoolVar(&cfg.SkipAudit, "no-audit", false, "skip the audit")

@@ -89,6 +89,11 @@ type Config struct {
 	DuplicateRate float64
 	// Burst is the flash sale of the burst scenario.
 	Burst BurstConfig
+	// Subscribers is the dashboard's WebSocket subscribers. Default 100.
+	Subscribers int
+	// DashboardLoad is the scenario that books while the dashboard's
+	// subscribers watch: "hot" (default) or "spread".
+	DashboardLoad string
 
 	// MaxP99 > 0 fails the run when the p99 of all operations exceeds it.
 	MaxP99 time.Duration
@@ -232,6 +237,21 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Burst.At <= 0 {
 		c.Burst.At = c.Duration / 4
+	}
+	if c.Subscribers < 0 {
+		bad("subscribers must not be negative")
+	}
+	if c.Subscribers == 0 {
+		c.Subscribers = 100
+	}
+	if c.DashboardLoad == "" {
+		c.DashboardLoad = "hot"
+	}
+	if !slices.Contains(dashboardLoads, c.DashboardLoad) {
+		bad("dashboard load %q: want one of %s", c.DashboardLoad, strings.Join(dashboardLoads, ", "))
+	}
+	if c.Scenario == "dashboard" && c.Duration > time.Hour {
+		bad("the dashboard scenario runs at most an hour")
 	}
 	if c.Progress == "" {
 		c.Progress = ProgressAuto

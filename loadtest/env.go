@@ -38,6 +38,10 @@ type Env struct {
 	world  world
 	ledger *ledger
 	seq    atomic.Uint64
+	// onCreate, when set (before the load), sees every create: its stays,
+	// when it was sent (the first attempt), when its final answer came,
+	// and the answer. The dashboard scenario uses it to time deltas.
+	onCreate func(property string, stays []stay, sent, done time.Time, res result)
 
 	mu       sync.Mutex
 	touched  map[rtKey]bool
@@ -171,8 +175,12 @@ func (e *Env) book(w *Worker, op, property string, stays []stay) booking {
 // new booking (false for a duplicate delivery).
 func (e *Env) deliver(w *Worker, op, property, key string, body reservationRequest, first bool) booking {
 	e.touch(property, body.Stays)
+	sent := time.Now()
 	res := e.send(w, op, request{method: http.MethodPost, path: reservationsPath(property), body: body,
 		idemKey: key, retryConflict: true}, first)
+	if e.onCreate != nil {
+		e.onCreate(property, body.Stays, sent, time.Now(), res)
+	}
 	b := booking{res: res, key: key}
 	if res.ok() {
 		res.decode(&b.r)

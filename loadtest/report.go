@@ -81,8 +81,9 @@ type Report struct {
 	Timeline  []TimelinePoint   `json:"timeline"`
 	Histogram []HistogramBucket `json:"histogram"`
 
-	Burst *BurstReport `json:"burst,omitempty"`
-	Audit Audit        `json:"audit"`
+	Burst     *BurstReport     `json:"burst,omitempty"`
+	Dashboard *DashboardReport `json:"dashboard,omitempty"`
+	Audit     Audit            `json:"audit"`
 	// Problems are the scenario's own findings (idempotency, burst count).
 	Problems   []string          `json:"problems"`
 	Thresholds []ThresholdResult `json:"thresholds"`
@@ -203,6 +204,9 @@ func (r Report) WriteText(w io.Writer) error {
 			"sold out after %s, drained %s after the last arrival; flash p99 %s; background p99 during the burst %s (%d ops)\n",
 			br.Attempts, br.RoomType, br.Night, br.Available, br.Accepted, br.Refused, br.Errors,
 			br.SellOut, br.Drain, br.FlashP99, br.BackgroundP99, br.BackgroundOps)
+	}
+	if r.Dashboard != nil {
+		r.Dashboard.writeText(&b)
 	}
 	r.Audit.writeText(&b)
 	for _, p := range r.Problems {

@@ -27,7 +27,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	sc := scenarios[cfg.Scenario]()
+	sc := newScenario(cfg)
 	sc.Defaults(&cfg.Layout)
 	if cfg.Layout.Nights < 10 {
 		return Report{}, fmt.Errorf("%w: the booking window must be at least 10 nights", ErrConfig)

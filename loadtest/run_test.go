@@ -302,3 +302,36 @@ func TestInterruptedRunReportsWhatItMeasured(t *testing.T) {
 		t.Fatalf("no final table:\n%s", out.String())
 	}
 }
+
+func TestDashboardSubscribersSeeEveryBooking(t *testing.T) {
+	srv := MustStartServer(t)
+	base := loadtest.Config{Targets: []string{srv.URL}, Key: srv.Key, Setup: true, Clients: 4,
+		Duration: 2 * time.Second, MaxErrorRate: loadtest.ErrorRate(0), Scenario: "dashboard", Subscribers: 20}
+	for _, load := range []string{"hot", "spread"} {
+		t.Run(load, func(t *testing.T) {
+			c := base
+			c.DashboardLoad = load
+			if load == "spread" {
+				c.Layout = loadtest.Layout{Properties: 3, RoomTypes: 12, Rooms: 20, Nights: 30}
+			}
+			rep := MustRun(t, c)
+			d := rep.Dashboard
+			if d == nil {
+				t.Fatal("no dashboard report")
+			}
+			if d.Subscribers != 20 || d.WithoutDeltas != 0 || d.MinDeltas == 0 {
+				t.Errorf("every subscriber must receive deltas: %+v", d)
+			}
+			if d.Gaps != 0 || d.Missed != 0 || len(d.Drops) != 0 || d.Unexplained != 0 {
+				t.Errorf("gaps %d, missed %d, drops %v, unexplained %d; want none", d.Gaps, d.Missed, d.Drops, d.Unexplained)
+			}
+			if d.Commits != rep.Bookings || d.Samples == 0 || len(d.Histogram) == 0 || d.P99 <= 0 || d.Max < d.P99 {
+				t.Errorf("latency: %d commits for %d bookings, %d samples, p99 %s, max %s, %d buckets",
+					d.Commits, rep.Bookings, d.Samples, d.P99, d.Max, len(d.Histogram))
+			}
+			if d.LowerP99 > d.P99 {
+				t.Errorf("lower bound p99 %s above the upper bound's %s", d.LowerP99, d.P99)
+			}
+		})
+	}
+}

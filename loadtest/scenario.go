@@ -44,6 +44,16 @@ var scenarios = map[string]func() Scenario{
 	"burst":   func() Scenario { return &burstScenario{} },
 	"channel": func() Scenario { return &channelScenario{} },
 	"mixed":   func() Scenario { return &mixedScenario{} },
+	// The dashboard's booking load is Config.DashboardLoad (newScenario).
+	"dashboard": func() Scenario { return newDashboard("hot") },
+}
+
+// newScenario is the configured scenario.
+func newScenario(cfg Config) Scenario {
+	if cfg.Scenario == "dashboard" {
+		return newDashboard(cfg.DashboardLoad)
+	}
+	return scenarios[cfg.Scenario]()
 }
 
 // Scenarios lists the scenario names.
