@@ -17,6 +17,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/staylock/staylock/actors"
+	"github.com/staylock/staylock/auth"
+	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/config"
 	"github.com/staylock/staylock/gateway"
@@ -62,6 +64,13 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	defer func() { _ = store.Close() }()
 	if cfg.MemoryStore() {
 		log.Warn("DB_URL=memory://: the in-memory store keeps NOTHING; every booking, key and property is lost when the process stops. For benchmarks only (refused when APP_ENV=production)")
+		// `keys create` runs in another process and could not reach this
+		// store, so the memory mode makes its one admin key itself.
+		secret, err := createBenchKey(ctx, store)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "In-memory store: admin key for tenant bench: %s\n", secret)
 	}
 
 	bus, once, err := newBus(cfg, log)
@@ -221,4 +230,17 @@ type redisLogger struct{ log *zap.Logger }
 
 func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 	l.log.Debug("redis client", zap.String("message", fmt.Sprintf(format, v...)))
+}
+
+// createBenchKey makes tenant "bench" and an admin key in a fresh store.
+func createBenchKey(ctx context.Context, store persistence.Store) (string, error) {
+	if _, err := store.EnsureTenant(ctx, "bench"); err != nil {
+		return "", fmt.Errorf("create tenant bench: %w", err)
+	}
+	id, secret, hash := auth.NewAPIKey()
+	if err := store.CreateAPIKey(ctx, persistence.APIKey{ID: id, Tenant: "bench", Role: booking.RoleAdmin,
+		Name: "bench (in-memory store)", Hash: hash, CreatedAt: time.Now().UTC()}); err != nil {
+		return "", fmt.Errorf("create bench key: %w", err)
+	}
+	return secret, nil
 }
