@@ -44,10 +44,11 @@ Scenarios:
            and cancellations
   mixed    bookings (some over two room types), availability reads, modifications
            and cancellations
-  dashboard --subscribers K WebSocket clients (GET /v1/stream) watch the properties
-           that --dashboard-load (hot or spread) books: snapshot checked, every
-           delta's chain checked (gaps, drops by close code), commit→delta latency
-           bounded from both sides (from the booking's send and from its 201)
+  dashboard --subscribers K WebSocket clients (GET /v1/stream) watch the
+           properties that --dashboard-load (hot or spread) books: the snapshot
+           and every delta's chain are checked (gaps, drops by close code), and
+           commit→delta latency is bounded from above (from the booking's send)
+           and from below (from its 201)
 
 Closed loop (--clients N) waits for each answer; open loop (--rate R) starts
 operations at a constant rate and times them from their intended start, so a slow

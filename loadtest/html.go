@@ -69,6 +69,15 @@ code{background:#f2f4f7;padding:0 .3em;border-radius:3px}ul{margin:.3em 0}
 <p>{{.Attempts}} attempts on {{.RoomType}} for the night {{.Night}}, {{.Available}} rooms free:
 {{.Accepted}} accepted, {{.Refused}} refused, {{.Errors}} errors. Sold out {{.SellOut}} after the first arrival;
 drained {{.Drain}} after the last arrival. Flash p99 {{.FlashP99}}; background p99 during the burst {{.BackgroundP99}} ({{.BackgroundOps}} operations).</p>{{end}}
+{{with .R.Dashboard}}<h2>Dashboard (live stream)</h2>
+<p>{{.Subscribers}} WebSocket subscribers while {{.Load}} booked: {{.Commits}} commits, {{.Deltas}} deltas received
+(at least {{.MinDeltas}} per subscriber), {{.Gaps}} chain gaps, {{.Resyncs}} resyncs, {{.Missed}} missed, {{len .Drops}} kinds of drops.</p>
+<table>
+<tr><th>commit→delta</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>samples</th></tr>
+<tr><td>upper bound (send→delta)</td><td>{{.P50}}</td><td>{{.P90}}</td><td>{{.P99}}</td><td>{{.Max}}</td><td>{{.Samples}}</td></tr>
+<tr><td>lower bound (201→delta)</td><td>{{.LowerP50}}</td><td></td><td>{{.LowerP99}}</td><td>{{.LowerMax}}</td><td></td></tr>
+</table>
+<p>Method: {{.Method}}.</p>{{end}}
 
 <h2>Latency over time</h2>
 {{.LatencySVG}}

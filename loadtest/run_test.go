@@ -311,6 +311,7 @@ func TestDashboardSubscribersSeeEveryBooking(t *testing.T) {
 		t.Run(load, func(t *testing.T) {
 			c := base
 			c.DashboardLoad = load
+			c.HTMLFile = filepath.Join(t.TempDir(), "r.html")
 			if load == "spread" {
 				c.Layout = loadtest.Layout{Properties: 3, RoomTypes: 12, Rooms: 20, Nights: 30}
 			}
@@ -331,6 +332,9 @@ func TestDashboardSubscribersSeeEveryBooking(t *testing.T) {
 			}
 			if d.LowerP99 > d.P99 {
 				t.Errorf("lower bound p99 %s above the upper bound's %s", d.LowerP99, d.P99)
+			}
+			if h, err := os.ReadFile(c.HTMLFile); err != nil || !strings.Contains(string(h), "Dashboard (live stream)") {
+				t.Errorf("HTML report lacks the dashboard (err %v)", err)
 			}
 		})
 	}
