@@ -111,6 +111,7 @@ type entry struct {
 }
 
 type batch struct {
+	records  int  // idempotency records to store (refusals have no events)
 	snapshot bool // the batch writes a snapshot
 	no       int64
 	entries  []*entry
@@ -318,13 +319,16 @@ func (a *inventoryActor) handle(sender *actor.PID, cmd *Command) {
 	a.decide(e)
 	a.collecting.entries = append(a.collecting.entries, e)
 	a.collecting.events += len(e.events)
+	if e.idem != nil {
+		a.collecting.records++
+	}
 }
 
 // dedupReply is the answer to a duplicate of a keyed request: a success is
 // stored with its key by now (answers go out after commit), so the duplicate
 // is told to replay the stored response; a refusal is repeated as it was.
 func dedupReply(r *Reply) *Reply {
-	if r.Code == "" && !r.NotCommitted {
+	if (r.Code == "" || r.RefusalStored) && !r.NotCommitted {
 		return &Reply{IdempotencyTaken: true}
 	}
 	return r
@@ -372,6 +376,7 @@ func (a *inventoryActor) decide(e *entry) {
 	if err != nil {
 		e.events, e.rows, e.put, e.del, e.rt, e.idem = nil, nil, nil, nil, nil, nil
 		e.reply = errReply(err)
+		a.storeRefusal(e, err)
 		return
 	}
 	a.applyTentative(e)
@@ -390,6 +395,28 @@ func (a *inventoryActor) decide(e *entry) {
 		e.idem = &persistence.IdempotencyRecord{Tenant: a.tenant, Key: e.key, RequestHash: e.cmd.Idem.RequestHash,
 			Status: int(e.cmd.Idem.Status), Body: body, CreatedAt: now, ExpiresAt: now.Add(a.opts.IdempotencyTTL)}
 	}
+}
+
+// storeRefusal keeps a keyed refusal (sold out, restricted …) with its key
+// in the next commit, so a flash sale's thousands of refusals share the
+// batch's one transaction instead of one write each after the answer.
+func (a *inventoryActor) storeRefusal(e *entry, err error) {
+	var be *booking.Error
+	if e.key == "" || e.cmd.Idem.Status <= 0 || !errors.As(err, &be) {
+		return
+	}
+	status, ok := be.Code.HTTPStatus()
+	if !ok || status >= 500 || be.Code == booking.CodeIdempotencyKeyReused {
+		return
+	}
+	body, merr := json.Marshal(booking.ErrorResponse{Error: be})
+	if merr != nil {
+		return
+	}
+	now := a.opts.Now().UTC()
+	e.idem = &persistence.IdempotencyRecord{Tenant: a.tenant, Key: e.key, RequestHash: e.cmd.Idem.RequestHash,
+		Status: status, Body: body, CreatedAt: now, ExpiresAt: now.Add(a.opts.IdempotencyTTL)}
+	e.reply.RefusalStored = true
 }
 
 func errReply(err error) *Reply {
@@ -698,7 +725,7 @@ func (a *inventoryActor) flush() {
 		a.batchNo++
 		b.no = a.batchNo
 		a.collecting = &batch{}
-		if b.events == 0 {
+		if b.events == 0 && b.records == 0 {
 			a.finish(b)
 			a.drainBacklog()
 			continue

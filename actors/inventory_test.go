@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -399,6 +400,29 @@ func TestInventory_SnapshotPlusJournalRebuildsState(t *testing.T) {
 			if got := inv.View(n.Date); got != n {
 				t.Errorf("night %d: reloaded %+v, live %+v", i, got, n)
 			}
+		}
+	})
+}
+
+// A keyed refusal is stored with its key in the actor's commit, before the
+// answer: a flash sale's refusals share batches instead of one write each.
+func TestInventory_KeyedRefusalsAreStoredInTheBatch(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		a := MustSpawn(t, store, opts())
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 1, Price: 100})
+		a.MustAsk(t, bookCmd("r_first", "2026-12-01", 1))
+		cmd := bookCmd("r_second", "2026-12-01", 1)
+		cmd.Idem = &actors.Idem{Key: "k-refused", RequestHash: "h", Status: 201}
+		r, err := a.ask(t, cmd)
+		if err != nil || r.Code != string(booking.CodeSoldOut) || !r.RefusalStored {
+			t.Fatalf("refusal: %+v, %v; want a stored sold_out", r, err)
+		}
+		rec, err := store.GetIdempotency(context.Background(), tenant, "k-refused")
+		if err != nil || rec.Status != 409 || !strings.Contains(string(rec.Body), `"code":"sold_out"`) {
+			t.Fatalf("stored refusal: %+v %s, %v", rec, rec.Body, err)
+		}
+		if r2, _ := a.ask(t, cmd); !r2.IdempotencyTaken {
+			t.Fatalf("a retry of a stored refusal: %+v; want told to replay", r2)
 		}
 	})
 }

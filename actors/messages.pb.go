@@ -369,8 +369,11 @@ type Reply struct {
 	// idempotency_taken: the key already has a stored outcome (found when
 	// committing); nothing was changed: read the stored outcome and replay it.
 	IdempotencyTaken bool `protobuf:"varint,10,opt,name=idempotency_taken,json=idempotencyTaken,proto3" json:"idempotency_taken,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// refusal_stored: this refusal was stored with the request's
+	// Idempotency-Key in the actor's commit before it was answered.
+	RefusalStored bool `protobuf:"varint,11,opt,name=refusal_stored,json=refusalStored,proto3" json:"refusal_stored,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Reply) Reset() {
@@ -473,6 +476,13 @@ func (x *Reply) GetIdempotencyTaken() bool {
 	return false
 }
 
+func (x *Reply) GetRefusalStored() bool {
+	if x != nil {
+		return x.RefusalStored
+	}
+	return false
+}
+
 var File_actors_messages_proto protoreflect.FileDescriptor
 
 const file_actors_messages_proto_rawDesc = "" +
@@ -502,7 +512,7 @@ const file_actors_messages_proto_rawDesc = "" +
 	"\x0eexpect_version\x18\x0f \x01(\x05R\rexpectVersion\x12\x16\n" +
 	"\x06result\x18\x10 \x01(\fR\x06result\x12\x17\n" +
 	"\adry_run\x18\x11 \x01(\bR\x06dryRun\x12)\n" +
-	"\x10hold_reservation\x18\x12 \x01(\tR\x0fholdReservation\"\x93\x02\n" +
+	"\x10hold_reservation\x18\x12 \x01(\tR\x0fholdReservation\"\xba\x02\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x18\n" +
@@ -514,7 +524,8 @@ const file_actors_messages_proto_rawDesc = "" +
 	"\x05price\x18\b \x01(\x03R\x05price\x12#\n" +
 	"\rnot_committed\x18\t \x01(\bR\fnotCommitted\x12+\n" +
 	"\x11idempotency_taken\x18\n" +
-	" \x01(\bR\x10idempotencyTaken*\xc8\x01\n" +
+	" \x01(\bR\x10idempotencyTaken\x12%\n" +
+	"\x0erefusal_stored\x18\v \x01(\bR\rrefusalStored*\xc8\x01\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OP_PUT_ROOM_TYPE\x10\x01\x12\x14\n" +

@@ -30,11 +30,43 @@ const (
 	CodeInternal             Code = "internal"
 )
 
+// codeStatus is the one table from an error code to its HTTP status.
+var codeStatus = map[Code]int{
+	CodeInvalid:              400,
+	CodeUnauthorized:         401,
+	CodeForbidden:            403,
+	CodeNotFound:             404,
+	CodeSoldOut:              409,
+	CodeRestricted:           409,
+	CodeConflict:             409,
+	CodeIdempotencyKeyReused: 422,
+	CodePayloadTooLarge:      413,
+	CodeRateLimited:          429,
+	CodeMaintenance:          503,
+	CodeUnavailable:          503,
+	CodeInternal:             500,
+}
+
+// HTTPStatus is the status an answer with this code has; ok is false for a
+// code outside the contract.
+func (c Code) HTTPStatus() (status int, ok bool) {
+	status, ok = codeStatus[c]
+	return status, ok
+}
+
 // Error is the one error type that crosses package boundaries with a code.
 type Error struct {
 	Code    Code           `json:"code"`
 	Message string         `json:"message"`
 	Details map[string]any `json:"details,omitempty"`
+	// Stored tells that this refusal is already stored with its request's
+	// Idempotency-Key (by the actor that decided it, in its commit).
+	Stored bool `json:"-"`
+}
+
+// ErrorResponse is the one JSON shape of an error answer.
+type ErrorResponse struct {
+	Error *Error `json:"error"`
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }

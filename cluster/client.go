@@ -195,7 +195,7 @@ func (c *Client) cancelled(ctx context.Context, identity string, read, maybe boo
 }
 
 func replyError(r *actors.Reply) error {
-	e := &booking.Error{Code: booking.Code(r.Code), Message: r.Message}
+	e := &booking.Error{Code: booking.Code(r.Code), Message: r.Message, Stored: r.RefusalStored}
 	if len(r.Details) > 0 {
 		_ = json.Unmarshal(r.Details, &e.Details)
 	}

@@ -20,27 +20,13 @@ import (
 // a method it does not serve. It never leaves the gateway as a booking.Error.
 const codeMethodNotAllowed booking.Code = "method_not_allowed"
 
-// statusOf is the one table from an error code to its HTTP status.
-var statusOf = map[booking.Code]int{
-	booking.CodeInvalid:              http.StatusBadRequest,
-	booking.CodeUnauthorized:         http.StatusUnauthorized,
-	booking.CodeForbidden:            http.StatusForbidden,
-	booking.CodeNotFound:             http.StatusNotFound,
-	codeMethodNotAllowed:             http.StatusMethodNotAllowed,
-	booking.CodeSoldOut:              http.StatusConflict,
-	booking.CodeRestricted:           http.StatusConflict,
-	booking.CodeConflict:             http.StatusConflict,
-	booking.CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,
-	booking.CodePayloadTooLarge:      http.StatusRequestEntityTooLarge,
-	booking.CodeRateLimited:          http.StatusTooManyRequests,
-	booking.CodeMaintenance:          http.StatusServiceUnavailable,
-	booking.CodeUnavailable:          http.StatusServiceUnavailable,
-	booking.CodeInternal:             http.StatusInternalServerError,
-}
-
-// StatusOf returns the HTTP status of an error code (500 for an unknown one).
+// StatusOf returns the HTTP status of an error code (500 for an unknown
+// one). The table is booking's; the gateway adds only its own 405.
 func StatusOf(code booking.Code) int {
-	if st, ok := statusOf[code]; ok {
+	if code == codeMethodNotAllowed {
+		return http.StatusMethodNotAllowed
+	}
+	if st, ok := code.HTTPStatus(); ok {
 		return st
 	}
 	return http.StatusInternalServerError
@@ -63,7 +49,7 @@ func apiError(err error, debug bool) *booking.Error {
 		if be.Code == booking.CodeInternal && !debug {
 			return &booking.Error{Code: booking.CodeInternal, Message: msgInternal}
 		}
-		if _, known := statusOf[be.Code]; !known {
+		if _, known := be.Code.HTTPStatus(); !known && be.Code != codeMethodNotAllowed {
 			// A code outside the contract is a bug somewhere; never pass it on.
 			out := &booking.Error{Code: booking.CodeInternal, Message: msgInternal}
 			if debug {
@@ -105,9 +91,7 @@ func isUnavailable(err error) bool {
 }
 
 // errorBody is the one shape of every error response.
-type errorBody struct {
-	Error *booking.Error `json:"error"`
-}
+type errorBody = booking.ErrorResponse
 
 // marshalError returns the JSON body of an error response.
 func marshalError(e *booking.Error) []byte {

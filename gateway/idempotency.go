@@ -219,6 +219,12 @@ func (x *idempotency) serve(c *gin.Context, r responder, call idemCall,
 		return
 	}
 	body := marshalError(e)
+	if e.Stored {
+		// the actor stored this refusal with the key in its commit
+		c.Abort()
+		c.Data(status, contentTypeJSON, body)
+		return
+	}
 	cerr := x.store.CompleteIdempotency(bctx, persistence.IdempotencyRecord{
 		Tenant: call.tenant, Key: call.key, RequestHash: call.hash,
 		Status: status, Body: body, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(x.ttl),
