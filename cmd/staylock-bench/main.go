@@ -197,6 +197,10 @@ func (b *bench) runOne(ctx context.Context, sc scenario, en engine, rep int) res
 	r.bookingsPerSec = rep2.BookingsPerSec
 	r.p50 = float64(time.Duration(rep2.Total.P50)) / float64(time.Millisecond)
 	r.p99 = float64(time.Duration(rep2.Total.P99)) / float64(time.Millisecond)
+	if d := rep2.Dashboard; d != nil {
+		r.extra = fmt.Sprintf("commit→delta to %d subscribers: upper bound (booking sent→delta) p50 %.1f ms, p99 %.1f ms; lower bound (201→delta) p99 %.1f ms; %d gaps, %d missed, drops %v",
+			d.Subscribers, ms(d.P50), ms(d.P99), ms(d.LowerP99), d.Gaps, d.Missed, d.Drops)
+	}
 	if bu := rep2.Burst; bu != nil {
 		r.extra = fmt.Sprintf("accepted %d of %d free; sold out in %.0f ms, drained %.0f ms after the last arrival",
 			bu.Accepted, bu.Available, ms(bu.SellOut), ms(bu.Drain))
