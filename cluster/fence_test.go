@@ -111,6 +111,11 @@ func runSplitBrain(t *testing.T, store persistence.Store, rooms int, requests in
 		t.Fatalf("room type: %v", err)
 	}
 	sb.spawn(1) // loads the room type: both activations now hold the same state
+	// Wait until it has: an activation loads on start, which a busy machine
+	// could delay until the other side has sold everything.
+	if _, err := sb.ask(1, &actors.Command{Op: actors.Op_OP_WAKE}); err != nil {
+		t.Fatalf("second activation: %v", err)
+	}
 	for i := range sb.sides {
 		t.Cleanup(func() { sb.sides[i].sys.Shutdown() })
 	}
