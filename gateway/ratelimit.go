@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strconv"
 	"sync"
@@ -110,34 +111,47 @@ func newRateLimiter(o RateLimitOptions, reg *prometheus.Registry, log *zap.Logge
 // allow takes one request from bucket, in Redis when configured and
 // answering, else in this process.
 func (l *rateLimiter) allow(ctx context.Context, bucket string, lim Limit) limitResult {
-	if l.redis != nil && time.Now().UnixNano() >= l.redisDownUntil.Load() {
-		res, err := l.allowRedis(ctx, bucket, lim)
-		if err == nil {
-			if l.redisFailing.CompareAndSwap(true, false) {
-				l.log.Info("rate limiter: Redis answers again; buckets are shared across nodes")
-			}
-			l.count(res)
-			return res
+	if l.redis == nil {
+		res := l.local.allow(bucket, lim, time.Now())
+		l.count(res)
+		return res
+	}
+	res, err := l.allowShared(ctx, bucket, lim)
+	if err == nil {
+		l.count(res)
+		return res
+	}
+	if ctx.Err() != nil {
+		// The client went away: nothing to protect, and not Redis' fault.
+		return limitResult{allowed: true, remaining: lim.Burst}
+	}
+	l.decisions.WithLabelValues(rlFallback).Inc()
+	return l.local.allow(bucket, lim, time.Now())
+}
+
+// errRedisResting is allowShared's answer while it does not ask Redis
+// after a failure.
+var errRedisResting = errors.New("rate limiter: Redis failed less than a second ago")
+
+// allowShared decides in Redis, and logs the changes between Redis
+// answering and not (once each way, not once per request).
+func (l *rateLimiter) allowShared(ctx context.Context, bucket string, lim Limit) (limitResult, error) {
+	if time.Now().UnixNano() < l.redisDownUntil.Load() {
+		return limitResult{}, errRedisResting
+	}
+	res, err := l.allowRedis(ctx, bucket, lim)
+	switch {
+	case err == nil:
+		if l.redisFailing.CompareAndSwap(true, false) {
+			l.log.Info("rate limiter: Redis answers again; buckets are shared across nodes")
 		}
-		if ctx.Err() != nil {
-			// The client went away: nothing to protect, and not Redis' fault.
-			return limitResult{allowed: true, remaining: lim.Burst}
-		}
+	case ctx.Err() == nil:
 		l.redisDownUntil.Store(time.Now().Add(redisRetryAfter).UnixNano())
 		if l.redisFailing.CompareAndSwap(false, true) {
 			l.log.Warn("rate limiter: Redis does not answer; each node limits on its own until it does", zap.Error(err))
 		}
-		res = l.local.allow(bucket, lim, time.Now())
-		l.decisions.WithLabelValues(rlFallback).Inc()
-		return res
 	}
-	if l.redis != nil {
-		l.decisions.WithLabelValues(rlFallback).Inc()
-		return l.local.allow(bucket, lim, time.Now())
-	}
-	res := l.local.allow(bucket, lim, time.Now())
-	l.count(res)
-	return res
+	return res, err
 }
 
 func (l *rateLimiter) count(res limitResult) {
