@@ -185,7 +185,7 @@ func Start(store persistence.Store, opts Options) (n *Node, err error) {
 	opts.Actor.Logger = log
 
 	// protoactor logs through slog; route it into our zap logger.
-	slogger := slog.New(zapslog.NewHandler(log.Core().With([]zapcore.Field{zap.String("component", "protoactor")}),
+	slogger := slog.New(zapslog.NewHandler(protoactorCore(log).With([]zapcore.Field{zap.String("component", "protoactor")}),
 		zapslog.WithName("protoactor")))
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slogger }))
 	m := newMetrics(opts.Registry)
@@ -244,6 +244,19 @@ func Start(store persistence.Store, opts Options) (n *Node, err error) {
 		zap.String("member_id", system.ID), zap.Int("members", rt.memberCount()),
 		zap.Duration("pause_limit", opts.Timing.PauseLimit))
 	return n, nil
+}
+
+// protoactorCore is the zap core protoactor's messages go to: the node's
+// own, raised to warn unless it logs at debug. protoactor narrates its
+// start and stop at info (about 20 lines per start: remote, gossip,
+// partitions, topology); our own cluster logs say what an operator needs
+// at info, and LOG_LEVEL=debug shows protoactor's story too.
+func protoactorCore(log *zap.Logger) zapcore.Core {
+	core := log.Core()
+	if core.Enabled(zapcore.DebugLevel) || !core.Enabled(zapcore.InfoLevel) {
+		return core // debug: everything; warn or error: already quiet enough
+	}
+	return log.WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)).Core()
 }
 
 func (n *Node) ready(context.Context) error {

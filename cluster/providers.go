@@ -7,7 +7,6 @@ import (
 
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/k8s"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -58,11 +57,7 @@ func newProvider(opts Options, log *zap.Logger, r *router, g *guard, onEvicted f
 		}
 		return p, nil
 	case ProviderK8s:
-		p, err := k8s.New()
-		if err != nil {
-			return nil, fmt.Errorf("kubernetes provider (run inside a pod with the RBAC of deploy/kubernetes): %w", err)
-		}
-		return p, nil
+		return newK8sProvider()
 	default:
 		return nil, fmt.Errorf("CLUSTER_PROVIDER %q: want local, seeds, etcd or k8s", opts.Provider)
 	}

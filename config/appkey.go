@@ -86,3 +86,23 @@ func createKeyFile(path string) (string, error) {
 	}
 	return key, nil
 }
+
+// AppKeySource says, for people, where the signing key of cfg comes from
+// without showing it: "(set, masked)" when APP_KEY is set, else (local)
+// the generated key file under STORAGE_PATH, or that the first command
+// that needs it will generate it there. It only reads.
+func AppKeySource(cfg Config) string {
+	switch {
+	case cfg.Key != "":
+		return "(set, masked)"
+	case cfg.Env != EnvLocal:
+		return "(not set)"
+	}
+	path := filepath.Join(cfg.StoragePath, AppKeyFile)
+	if _, err := readKeyFile(path); err == nil {
+		return "(generated, " + path + ")"
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "(unreadable: " + err.Error() + ")"
+	}
+	return "(not set: generated into " + path + " at first use)"
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"net/mail"
 	"net/url"
@@ -80,8 +81,6 @@ type Config struct {
 
 	// CORSAllowedOrigins defaults to the origin of URL.
 	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
-	// SessionSecureCookie defaults to true unless Env is local.
-	SessionSecureCookie bool `env:"SESSION_SECURE_COOKIE"`
 
 	ClusterProvider string   `env:"CLUSTER_PROVIDER" envDefault:"local"`
 	ClusterBind     string   `env:"CLUSTER_BIND" envDefault:"127.0.0.1:0"`
@@ -94,6 +93,10 @@ type Config struct {
 	BodyLimit ByteSize `env:"BODY_LIMIT" envDefault:"1048576"`
 	// RateLimit is requests per second per API key; 0 turns it off.
 	RateLimit float64 `env:"RATE_LIMIT" envDefault:"0"`
+	// RateLimitBurst is how many requests a key may send at once after a
+	// quiet spell; 0 means one second's worth (RATE_LIMIT rounded up, at
+	// least 1). Load fills it in when RATE_LIMIT is on.
+	RateLimitBurst int `env:"RATE_LIMIT_BURST" envDefault:"0"`
 	// SnapshotEvery is how many journal events an actor writes between snapshots.
 	SnapshotEvery int `env:"SNAPSHOT_EVERY" envDefault:"500"`
 	// ShutdownTimeout bounds a graceful shutdown.
@@ -119,6 +122,14 @@ type Mail struct {
 	Username    string `env:"MAIL_USERNAME"`
 	Password    string `env:"MAIL_PASSWORD"`
 	FromAddress string `env:"MAIL_FROM_ADDRESS"`
+}
+
+// removedVars are settings Staylock no longer reads, with what to tell an
+// operator whose configuration still sets them. A setting either works or
+// is refused: silently ignoring one would let a file promise what the
+// process does not do.
+var removedVars = map[string]string{
+	"SESSION_SECURE_COOKIE": "removed: Staylock sets no cookies, so this setting never did anything; delete it from the configuration",
 }
 
 // LoadOptions says where Load reads from. The zero value reads the process
@@ -198,20 +209,34 @@ func Load(opts LoadOptions) (Config, error) {
 	if environ == nil {
 		environ = os.Environ()
 	}
+	removed := map[string]bool{} // each removed setting is reported once
+	refuse := func(k string) {
+		if !removed[k] {
+			removed[k] = true
+			add(k, "%s", removedVars[k])
+		}
+	}
 	process := map[string]string{}
 	for _, kv := range environ {
 		k, v, ok := strings.Cut(kv, "=")
-		if ok && known[k] {
+		switch {
+		case !ok:
+		case known[k]:
 			process[k] = v
+		case removedVars[k] != "":
+			refuse(k)
 		}
 	}
 	overrides := map[string]string{}
 	for _, k := range slices.Sorted(maps.Keys(opts.Overrides)) {
-		if !known[k] {
+		switch {
+		case known[k]:
+			overrides[k] = opts.Overrides[k]
+		case removedVars[k] != "":
+			refuse(k)
+		default:
 			add(k, "unknown setting")
-			continue
 		}
-		overrides[k] = opts.Overrides[k]
 	}
 
 	// Decide on APP_ENV before reading .env: the file is for development only.
@@ -230,7 +255,12 @@ func Load(opts LoadOptions) (Config, error) {
 		if err != nil {
 			add(".env", "%v", err)
 		}
-		for k, v := range dot {
+		for _, k := range slices.Sorted(maps.Keys(dot)) {
+			v := dot[k]
+			if removedVars[k] != "" {
+				refuse(k)
+				continue
+			}
 			if !known[k] {
 				continue // other tools' settings may share the file
 			}
@@ -252,7 +282,7 @@ func Load(opts LoadOptions) (Config, error) {
 			problems = append(problems, p)
 		}
 	}
-	cfg.normalize(merged)
+	cfg.normalize()
 	for _, p := range cfg.validate() {
 		if !unparsed[p.Var] { // one line per variable that could not be read
 			problems = append(problems, p)
@@ -369,7 +399,7 @@ func describeType(t reflect.Type) string {
 }
 
 // normalize fills the defaults that depend on other settings and tidies lists.
-func (c *Config) normalize(merged map[string]string) {
+func (c *Config) normalize() {
 	c.CORSAllowedOrigins = cleanList(c.CORSAllowedOrigins)
 	c.ClusterSeeds = cleanList(c.ClusterSeeds)
 	c.EtcdEndpoints = cleanList(c.EtcdEndpoints)
@@ -383,8 +413,8 @@ func (c *Config) normalize(merged map[string]string) {
 			c.CORSAllowedOrigins = []string{o}
 		}
 	}
-	if v := strings.TrimSpace(merged["SESSION_SECURE_COOKIE"]); v == "" {
-		c.SessionSecureCookie = c.Env != EnvLocal
+	if c.RateLimit > 0 && c.RateLimitBurst == 0 {
+		c.RateLimitBurst = max(1, int(math.Ceil(c.RateLimit)))
 	}
 }
 
@@ -517,8 +547,14 @@ func (c Config) validate() []Problem {
 	if c.BodyLimit <= 0 {
 		add("BODY_LIMIT", "must be a positive number of bytes")
 	}
-	if c.RateLimit < 0 {
-		add("RATE_LIMIT", "must be 0 (off) or a positive number of requests per second")
+	if c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
+		add("RATE_LIMIT", "must be 0 (off) or a positive number of requests per second per API key")
+	}
+	switch {
+	case c.RateLimitBurst < 0:
+		add("RATE_LIMIT_BURST", "must be at least 1 (or empty: one second's worth of RATE_LIMIT)")
+	case c.RateLimitBurst > 0 && c.RateLimit == 0:
+		add("RATE_LIMIT_BURST", "has no effect while RATE_LIMIT is 0 (off): set RATE_LIMIT or remove RATE_LIMIT_BURST")
 	}
 	if c.SnapshotEvery < 1 {
 		add("SNAPSHOT_EVERY", "must be at least 1")
@@ -699,35 +735,35 @@ func (c Config) Redacted() map[string]string {
 		return u.String()
 	}
 	return map[string]string{
-		"APP_ENV":               c.Env,
-		"APP_DEBUG":             strconv.FormatBool(c.Debug),
-		"APP_URL":               c.URL,
-		"APP_KEY":               secret(c.Key),
-		"APP_KEY_NEXT":          secret(c.KeyNext),
-		"HTTP_ADDR":             c.HTTPAddr,
-		"PPROF_ADDR":            c.PprofAddr,
-		"STORAGE_PATH":          c.StoragePath,
-		"DB_URL":                redactURL(c.DBURL),
-		"REDIS_URL":             redactURL(c.RedisURL),
-		"MAIL_MAILER":           c.Mail.Mailer,
-		"MAIL_HOST":             c.Mail.Host,
-		"MAIL_PORT":             strconv.Itoa(c.Mail.Port),
-		"MAIL_USERNAME":         c.Mail.Username,
-		"MAIL_PASSWORD":         secret(c.Mail.Password),
-		"MAIL_FROM_ADDRESS":     c.Mail.FromAddress,
-		"CORS_ALLOWED_ORIGINS":  strings.Join(c.CORSAllowedOrigins, ","),
-		"SESSION_SECURE_COOKIE": strconv.FormatBool(c.SessionSecureCookie),
-		"CLUSTER_PROVIDER":      c.ClusterProvider,
-		"CLUSTER_BIND":          c.ClusterBind,
-		"CLUSTER_SEEDS":         strings.Join(c.ClusterSeeds, ","),
-		"ETCD_ENDPOINTS":        strings.Join(c.EtcdEndpoints, ","),
-		"IDEMPOTENCY_TTL":       c.IdempotencyTTL.String(),
-		"BODY_LIMIT":            strconv.FormatInt(int64(c.BodyLimit), 10),
-		"RATE_LIMIT":            strconv.FormatFloat(c.RateLimit, 'g', -1, 64),
-		"SNAPSHOT_EVERY":        strconv.Itoa(c.SnapshotEvery),
-		"SHUTDOWN_TIMEOUT":      c.ShutdownTimeout.String(),
-		"LOG_LEVEL":             c.LogLevel,
-		"GROUP_COMMIT":          strconv.FormatBool(c.GroupCommit),
-		"MAX_BATCH":             strconv.Itoa(c.MaxBatch),
+		"APP_ENV":              c.Env,
+		"APP_DEBUG":            strconv.FormatBool(c.Debug),
+		"APP_URL":              c.URL,
+		"APP_KEY":              secret(c.Key),
+		"APP_KEY_NEXT":         secret(c.KeyNext),
+		"HTTP_ADDR":            c.HTTPAddr,
+		"PPROF_ADDR":           c.PprofAddr,
+		"STORAGE_PATH":         c.StoragePath,
+		"DB_URL":               redactURL(c.DBURL),
+		"REDIS_URL":            redactURL(c.RedisURL),
+		"MAIL_MAILER":          c.Mail.Mailer,
+		"MAIL_HOST":            c.Mail.Host,
+		"MAIL_PORT":            strconv.Itoa(c.Mail.Port),
+		"MAIL_USERNAME":        c.Mail.Username,
+		"MAIL_PASSWORD":        secret(c.Mail.Password),
+		"MAIL_FROM_ADDRESS":    c.Mail.FromAddress,
+		"CORS_ALLOWED_ORIGINS": strings.Join(c.CORSAllowedOrigins, ","),
+		"CLUSTER_PROVIDER":     c.ClusterProvider,
+		"CLUSTER_BIND":         c.ClusterBind,
+		"CLUSTER_SEEDS":        strings.Join(c.ClusterSeeds, ","),
+		"ETCD_ENDPOINTS":       strings.Join(c.EtcdEndpoints, ","),
+		"IDEMPOTENCY_TTL":      c.IdempotencyTTL.String(),
+		"BODY_LIMIT":           strconv.FormatInt(int64(c.BodyLimit), 10),
+		"RATE_LIMIT":           strconv.FormatFloat(c.RateLimit, 'g', -1, 64),
+		"RATE_LIMIT_BURST":     strconv.Itoa(c.RateLimitBurst),
+		"SNAPSHOT_EVERY":       strconv.Itoa(c.SnapshotEvery),
+		"SHUTDOWN_TIMEOUT":     c.ShutdownTimeout.String(),
+		"LOG_LEVEL":            c.LogLevel,
+		"GROUP_COMMIT":         strconv.FormatBool(c.GroupCommit),
+		"MAX_BATCH":            strconv.Itoa(c.MaxBatch),
 	}
 }

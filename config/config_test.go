@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -72,24 +73,23 @@ func with(base map[string]string, kv ...string) map[string]string {
 func TestLoadDefaults(t *testing.T) {
 	cfg := MustLoad(t, nil, "")
 	want := config.Config{
-		Env:                 "local",
-		Debug:               false,
-		URL:                 "http://localhost:8080",
-		HTTPAddr:            ":8080",
-		StoragePath:         "./storage",
-		Mail:                config.Mail{Mailer: "log"},
-		CORSAllowedOrigins:  []string{"http://localhost:8080"},
-		SessionSecureCookie: false,
-		ClusterProvider:     "local",
-		ClusterBind:         "127.0.0.1:0",
-		IdempotencyTTL:      72 * time.Hour,
-		BodyLimit:           1 << 20,
-		RateLimit:           0,
-		SnapshotEvery:       500,
-		ShutdownTimeout:     30 * time.Second,
-		LogLevel:            "info",
-		GroupCommit:         true,
-		MaxBatch:            256,
+		Env:                "local",
+		Debug:              false,
+		URL:                "http://localhost:8080",
+		HTTPAddr:           ":8080",
+		StoragePath:        "./storage",
+		Mail:               config.Mail{Mailer: "log"},
+		CORSAllowedOrigins: []string{"http://localhost:8080"},
+		ClusterProvider:    "local",
+		ClusterBind:        "127.0.0.1:0",
+		IdempotencyTTL:     72 * time.Hour,
+		BodyLimit:          1 << 20,
+		RateLimit:          0,
+		SnapshotEvery:      500,
+		ShutdownTimeout:    30 * time.Second,
+		LogLevel:           "info",
+		GroupCommit:        true,
+		MaxBatch:           256,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -106,9 +106,6 @@ func TestLoadValidSetups(t *testing.T) {
 		check func(t *testing.T, c config.Config)
 	}{
 		{"production complete", production(), func(t *testing.T, c config.Config) {
-			if !c.SessionSecureCookie {
-				t.Error("SESSION_SECURE_COOKIE should default to true outside local")
-			}
 			if !slices.Equal(c.CORSAllowedOrigins, []string{"https://book.example.com"}) {
 				t.Errorf("CORS default = %v, want APP_URL's origin", c.CORSAllowedOrigins)
 			}
@@ -137,16 +134,6 @@ func TestLoadValidSetups(t *testing.T) {
 		{"cors default from APP_URL with path", map[string]string{"APP_URL": "https://x.example.com:8443/app/"}, func(t *testing.T, c config.Config) {
 			if !slices.Equal(c.CORSAllowedOrigins, []string{"https://x.example.com:8443"}) {
 				t.Errorf("CORS = %q", c.CORSAllowedOrigins)
-			}
-		}},
-		{"secure cookie forced off in production", with(production(), "SESSION_SECURE_COOKIE", "false"), func(t *testing.T, c config.Config) {
-			if c.SessionSecureCookie {
-				t.Error("explicit false ignored")
-			}
-		}},
-		{"secure cookie on in local", map[string]string{"SESSION_SECURE_COOKIE": "true"}, func(t *testing.T, c config.Config) {
-			if !c.SessionSecureCookie {
-				t.Error("explicit true ignored")
 			}
 		}},
 		{"seeds cluster", with(production(), "CLUSTER_PROVIDER", "seeds", "CLUSTER_SEEDS", "10.0.0.1:6330, 10.0.0.2:6330"), func(t *testing.T, c config.Config) {
@@ -216,7 +203,6 @@ func TestLoadRules(t *testing.T) {
 		{"CORS star", map[string]string{"CORS_ALLOWED_ORIGINS": "https://a.example.com,*"}, "CORS_ALLOWED_ORIGINS", `"*" is refused`},
 		{"CORS with path", map[string]string{"CORS_ALLOWED_ORIGINS": "https://a.example.com/app"}, "CORS_ALLOWED_ORIGINS", "not an origin"},
 		{"CORS bare host", map[string]string{"CORS_ALLOWED_ORIGINS": "a.example.com"}, "CORS_ALLOWED_ORIGINS", "not an origin"},
-		{"SESSION_SECURE_COOKIE not a bool", map[string]string{"SESSION_SECURE_COOKIE": "yes please"}, "SESSION_SECURE_COOKIE", "true or false"},
 		{"unknown CLUSTER_PROVIDER", map[string]string{"CLUSTER_PROVIDER": "consul"}, "CLUSTER_PROVIDER", "local, seeds, etcd or k8s"},
 		{"cluster without DB_URL", with(production(), "CLUSTER_PROVIDER", "k8s", "DB_URL", ""), "DB_URL", "required (a postgres:// URL) when CLUSTER_PROVIDER=k8s"},
 		{"cluster without REDIS_URL", with(production(), "CLUSTER_PROVIDER", "k8s", "REDIS_URL", ""), "REDIS_URL", "required when CLUSTER_PROVIDER=k8s"},
@@ -588,5 +574,108 @@ func TestMemoryStoreRefusedInProduction(t *testing.T) {
 	}
 	if MustLoad(t, production(), "").MemoryStore() {
 		t.Fatal("a postgres DB_URL reports the memory store")
+	}
+}
+
+// SESSION_SECURE_COOKIE was accepted and did nothing (Staylock sets no
+// cookies): wherever an operator still sets it, Load says it was removed.
+func TestRemovedSettingIsRefused(t *testing.T) {
+	check := func(t *testing.T, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatal("Load accepted SESSION_SECURE_COOKIE, want a problem saying it was removed")
+		}
+		for _, p := range config.Problems(err) {
+			if p.Var == "SESSION_SECURE_COOKIE" && strings.Contains(p.Message, "removed") && strings.Contains(p.Message, "no cookies") {
+				return
+			}
+		}
+		t.Errorf("no SESSION_SECURE_COOKIE problem saying it was removed in:\n%v", err)
+	}
+	t.Run("environment", func(t *testing.T) {
+		_, err := load(t, with(production(), "SESSION_SECURE_COOKIE", "true"), "")
+		check(t, err)
+	})
+	t.Run(".env", func(t *testing.T) {
+		_, err := load(t, nil, "SESSION_SECURE_COOKIE=false\n")
+		check(t, err)
+	})
+	t.Run("--set", func(t *testing.T) {
+		_, err := config.Load(config.LoadOptions{Environ: []string{}, NoDotEnv: true,
+			Overrides: map[string]string{"SESSION_SECURE_COOKIE": "true"}})
+		check(t, err)
+	})
+	t.Run("not listed", func(t *testing.T) {
+		if slices.Contains(config.Vars(), "SESSION_SECURE_COOKIE") {
+			t.Error("Vars still lists SESSION_SECURE_COOKIE")
+		}
+		if _, ok := MustLoad(t, nil, "").Redacted()["SESSION_SECURE_COOKIE"]; ok {
+			t.Error("Redacted still prints SESSION_SECURE_COOKIE")
+		}
+	})
+}
+
+func TestRateLimitBurst(t *testing.T) {
+	tests := []struct {
+		name      string
+		vars      map[string]string
+		wantBurst int
+	}{
+		{"off by default", nil, 0},
+		{"one second's worth by default", map[string]string{"RATE_LIMIT": "12.5"}, 13},
+		{"at least one", map[string]string{"RATE_LIMIT": "0.2"}, 1},
+		{"explicit", map[string]string{"RATE_LIMIT": "5", "RATE_LIMIT_BURST": "50"}, 50},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := MustLoad(t, tt.vars, "")
+			if c.RateLimitBurst != tt.wantBurst {
+				t.Errorf("RateLimitBurst = %d, want %d", c.RateLimitBurst, tt.wantBurst)
+			}
+			if got := c.Redacted()["RATE_LIMIT_BURST"]; got != strconv.Itoa(tt.wantBurst) {
+				t.Errorf("Redacted RATE_LIMIT_BURST = %q, want %d", got, tt.wantBurst)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		name    string
+		vars    map[string]string
+		wantMsg string
+	}{
+		{"negative", map[string]string{"RATE_LIMIT": "5", "RATE_LIMIT_BURST": "-1"}, "at least 1"},
+		{"without a rate", map[string]string{"RATE_LIMIT_BURST": "10"}, "no effect while RATE_LIMIT is 0"},
+		{"not a number", map[string]string{"RATE_LIMIT": "5", "RATE_LIMIT_BURST": "many"}, "whole number"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, tt.vars, "")
+			for _, p := range config.Problems(err) {
+				if p.Var == "RATE_LIMIT_BURST" && strings.Contains(p.Message, tt.wantMsg) {
+					return
+				}
+			}
+			t.Errorf("want a RATE_LIMIT_BURST problem containing %q, got: %v", tt.wantMsg, err)
+		})
+	}
+}
+
+func TestAppKeySource(t *testing.T) {
+	dir := t.TempDir()
+	local := MustLoad(t, map[string]string{"STORAGE_PATH": dir}, "")
+	keyFile := filepath.Join(dir, config.AppKeyFile)
+	if got, want := config.AppKeySource(local), "(not set: generated into "+keyFile+" at first use)"; got != want {
+		t.Errorf("before the key exists: %q, want %q", got, want)
+	}
+	generated := local
+	if err := config.EnsureLocalAppKey(&generated); err != nil {
+		t.Fatal(err)
+	}
+	// A later command loads the same configuration: APP_KEY is empty, the
+	// file is what signs.
+	if got, want := config.AppKeySource(local), "(generated, "+keyFile+")"; got != want {
+		t.Errorf("after generation: %q, want %q", got, want)
+	}
+	set := MustLoad(t, map[string]string{"STORAGE_PATH": dir, "APP_KEY": rawKey}, "")
+	if got := config.AppKeySource(set); got != "(set, masked)" || strings.Contains(got, rawKey) {
+		t.Errorf("set: %q, want (set, masked)", got)
 	}
 }

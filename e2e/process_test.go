@@ -90,6 +90,7 @@ func (b backend) MustCreateKey(t *testing.T, tenant, role string) string {
 type server struct {
 	cmd    *exec.Cmd
 	url    string
+	stdout *lockedWriter // every line serve printed on stdout
 	stderr *bytes.Buffer
 	done   chan error
 }
@@ -105,7 +106,7 @@ func (b backend) MustStart(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	s := &server{cmd: cmd, stdout: &lockedWriter{w: &bytes.Buffer{}}, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = &lockedWriter{w: s.stderr}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -114,6 +115,7 @@ func (b backend) MustStart(t *testing.T) *server {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			_, _ = s.stdout.Write([]byte(sc.Text() + "\n"))
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				urls <- m[1]
 			}
@@ -159,6 +161,13 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// String is what was written so far (w must be a *bytes.Buffer).
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.(*bytes.Buffer).String()
 }
 
 // client speaks the HTTP API with one key.

@@ -50,6 +50,8 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Stream configures the live availability stream and its tokens.
 	Stream StreamOptions
+	// RateLimit is the per-API-key limit (429 rate_limited); off when zero.
+	RateLimit RateLimitOptions
 }
 
 // Server is the HTTP API. It is safe for concurrent use.
@@ -64,6 +66,7 @@ type Server struct {
 	idem     *idempotency
 	metrics  *metrics
 	hub      *hub
+	limiter  *rateLimiter // nil: no rate limit
 	draining atomic.Bool
 
 	checksMu sync.RWMutex
@@ -105,6 +108,7 @@ func New(store persistence.Store, engine Engine, log *zap.Logger, opts Options) 
 	}
 	s.idem = &idempotency{store: store, ttl: opts.IdempotencyTTL, wait: idempotencyWait, poll: idempotencyPoll}
 	s.hub = newHub(store, engine, log, opts.Debug, opts.Stream, opts.Registry)
+	s.limiter = newRateLimiter(opts.RateLimit, opts.Registry, log)
 	s.router = s.buildRouter()
 	return s
 }
@@ -211,14 +215,15 @@ func (s *Server) buildRouter() *gin.Engine {
 	g.NoMethod(func(c *gin.Context) {
 		writeError(c, s.log, s.opts.Debug, &errNoMethod)
 	})
+	limit := s.rateLimitKey()
 	for _, rt := range s.routes() {
 		chain := []gin.HandlerFunc{}
 		switch rt.access {
 		case accessPublic:
 		case accessStream:
-			chain = append(chain, s.streamAuth, authorize(rt.access))
+			chain = append(chain, s.streamAuth, limit, authorize(rt.access))
 		default:
-			chain = append(chain, s.authenticate, authorize(rt.access))
+			chain = append(chain, s.authenticate, limit, authorize(rt.access))
 		}
 		chain = append(chain, rt.handle)
 		g.Handle(rt.method, rt.path, chain...)

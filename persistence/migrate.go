@@ -70,7 +70,7 @@ func openMigrator(ctx context.Context, dbURL, storagePath string) (*migrator, er
 		opts = append(opts, goose.WithSessionLocker(locker))
 	} else {
 		file := SQLitePath(storagePath)
-		if err := ensureDir(file); err != nil {
+		if err := preparePrivateSQLite(file); err != nil {
 			return nil, err
 		}
 		var err error

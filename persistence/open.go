@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -71,12 +72,68 @@ func Open(ctx context.Context, dbURL, storagePath string) (Store, error) {
 	return OpenSQLite(ctx, SQLitePath(storagePath))
 }
 
-func ensureDir(file string) error {
+// Modes of the embedded database: the bookings, guests and API key hashes
+// in it are the service user's alone, like STORAGE_PATH/app.key.
+const (
+	storageDirMode = 0o700
+	dbFileMode     = 0o600
+)
+
+// sqliteSidecars are the files SQLite keeps beside the database in WAL
+// mode; it creates them with the database file's mode.
+var sqliteSidecars = []string{"-wal", "-shm", "-journal"}
+
+// preparePrivateSQLite makes the folder of file (created when missing) 0700
+// and file 0600, creating it empty when it does not exist, before SQLite
+// opens it: SQLite creates a new database 0644 (less the umask) and gives
+// its -wal and -shm files the database's mode. Existing files with wider
+// modes (from earlier versions) are narrowed. The modes are set with chmod,
+// so the process umask cannot widen or narrow them.
+func preparePrivateSQLite(file string) error {
 	dir := filepath.Dir(file)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, storageDirMode); err != nil {
 		return fmt.Errorf("create storage folder %s: %w", dir, err)
 	}
+	if err := ensureMode(dir, storageDirMode); err != nil {
+		return fmt.Errorf("make storage folder %s private: %w", dir, err)
+	}
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, dbFileMode)
+	switch {
+	case err == nil:
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("create %s: %w", file, err)
+		}
+	case !errors.Is(err, os.ErrExist):
+		return fmt.Errorf("create %s: %w", file, err)
+	}
+	for _, name := range append([]string{file}, prefixAll(file, sqliteSidecars)...) {
+		if err := ensureMode(name, dbFileMode); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("make %s private: %w", name, err)
+		}
+	}
 	return nil
+}
+
+func prefixAll(prefix string, suffixes []string) []string {
+	out := make([]string, len(suffixes))
+	for i, s := range suffixes {
+		out[i] = prefix + s
+	}
+	return out
+}
+
+// ensureMode sets mode on name unless its permission bits already are
+// mode (a chmod that changes nothing would still fail on a read-only file
+// system or a file of another owner).
+func ensureMode(name string, mode os.FileMode) error {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() == mode {
+		return nil
+	}
+	return os.Chmod(name, mode)
 }
 
 // StoredTime is the value a Store gives back for t: UTC, truncated to the

@@ -62,7 +62,7 @@ func OpenSQLite(ctx context.Context, file string) (*SQLiteStore, error) {
 	if strings.ContainsRune(file, '?') {
 		return nil, fmt.Errorf("sqlite path %q must not contain '?'", file)
 	}
-	if err := ensureDir(file); err != nil {
+	if err := preparePrivateSQLite(file); err != nil {
 		return nil, err
 	}
 	w, err := sql.Open(sqliteDriver, sqliteDSN(file, true))

@@ -198,6 +198,8 @@ func newConfigCmd(a *app) *cobra.Command {
 				return err
 			}
 			red := cfg.Redacted()
+			// An empty APP_KEY in local is not "no key": say which key signs.
+			red["APP_KEY"] = config.AppKeySource(cfg)
 			for _, k := range config.Vars() {
 				fmt.Fprintf(a.stdout, "%s=%s\n", k, red[k])
 			}

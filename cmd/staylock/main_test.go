@@ -399,3 +399,46 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// configLine returns the value `config` printed for variable v.
+func configLine(t *testing.T, r result, v string) string {
+	t.Helper()
+	for _, l := range lines(r.stdout) {
+		if val, ok := strings.CutPrefix(l, v+"="); ok {
+			return val
+		}
+	}
+	t.Fatalf("config printed no %s line:\n%s", v, r.stdout)
+	return ""
+}
+
+// In local the signing key comes from STORAGE_PATH/app.key: `config` says
+// so instead of printing an empty APP_KEY.
+func TestConfigShowsWhereAppKeyComesFrom(t *testing.T) {
+	e := localEnv(t)
+	keyFile := filepath.Join(e["STORAGE_PATH"], "app.key")
+
+	r := MustRun(t, e, "config")
+	if got, want := configLine(t, r, "APP_KEY"), "(not set: generated into "+keyFile+" at first use)"; got != want {
+		t.Errorf("before any command made the key: APP_KEY=%q, want %q", got, want)
+	}
+	if _, err := os.Stat(keyFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("config must not create the key file: %v", err)
+	}
+
+	createKey(t, e, "--tenant", "acme", "--role", "admin")
+	r = MustRun(t, e, "config")
+	if got, want := configLine(t, r, "APP_KEY"), "(generated, "+keyFile+")"; got != want {
+		t.Errorf("after keys create: APP_KEY=%q, want %q", got, want)
+	}
+
+	secret := strings.Repeat("s", 40)
+	e["APP_KEY"] = secret
+	r = MustRun(t, e, "config")
+	if got := configLine(t, r, "APP_KEY"); got != "(set, masked)" {
+		t.Errorf("with APP_KEY set: APP_KEY=%q, want (set, masked)", got)
+	}
+	if strings.Contains(r.stdout, secret) {
+		t.Errorf("the key is printed:\n%s", r.stdout)
+	}
+}

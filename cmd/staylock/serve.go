@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,11 +95,17 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	}
 	defer node.Shutdown(false)
 
+	limit, closeLimit, err := rateLimit(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeLimit()
 	srv := gateway.New(store, node, log, gateway.Options{
 		BodyLimit: int64(cfg.BodyLimit), IdempotencyTTL: cfg.IdempotencyTTL, Version: Version(),
 		Debug: cfg.Debug, Local: cfg.IsLocal(), Registry: reg,
 		Stream: gateway.StreamOptions{Bus: bus, Once: once, SigningKey: cfg.SigningKey(), VerifyKeys: cfg.VerifyKeys(),
 			AllowedOrigins: cfg.CORSAllowedOrigins},
+		RateLimit: limit,
 	})
 	srv.AddCheck("bus", bus.Check)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -122,10 +129,14 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		log.Info("woke room types with holds", zap.Int("room_types", n))
 	}
 
-	url := "http://" + ln.Addr().String()
-	log.Info("staylock serving", zap.String("url", url), zap.String("env", cfg.Env),
-		zap.String("database", persistence.Backend(cfg.DBURL)), zap.String("version", Version()))
+	url := listenURL(ln.Addr())
+	log.Info("staylock serving", zap.String("url", url), zap.String("app_url", cfg.URL), zap.String("env", cfg.Env),
+		zap.String("database", persistence.Backend(cfg.DBURL)), zap.String("version", Version()),
+		zap.Float64("rate_limit", cfg.RateLimit))
 	fmt.Fprintf(cmd.OutOrStdout(), "Staylock is listening on %s\n", url)
+	if strings.TrimSuffix(cfg.URL, "/") != url {
+		fmt.Fprintf(cmd.OutOrStdout(), "Its public URL (APP_URL) is %s\n", cfg.URL)
+	}
 	if cfg.IsLocal() {
 		fmt.Fprintf(cmd.OutOrStdout(), "Create an API key: go run ./cmd/staylock keys create --tenant demo --role admin\n")
 	}
@@ -165,6 +176,37 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// listenURL is the address the server listens on as a URL a person can
+// click: a listener on every interface (":8080", "0.0.0.0", "[::]") is
+// reached on this machine as localhost; a named host stays as it is.
+func listenURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// rateLimit is the gateway's per-key limit from RATE_LIMIT and
+// RATE_LIMIT_BURST, its buckets in Redis when REDIS_URL is set (shared by
+// every node). closeClient releases the Redis client.
+func rateLimit(cfg config.Config) (o gateway.RateLimitOptions, closeClient func(), err error) {
+	o = gateway.RateLimitOptions{Rate: cfg.RateLimit, Burst: cfg.RateLimitBurst}
+	if cfg.RateLimit <= 0 || cfg.RedisURL == "" {
+		return o, func() {}, nil
+	}
+	ro, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return o, nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	client := redis.NewClient(ro)
+	o.Redis = client
+	return o, func() { _ = client.Close() }, nil
 }
 
 // evictedLinger is how long an evicted node keeps answering (503, and

@@ -1,0 +1,131 @@
+package docs_test
+
+import (
+	"go/build"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/staylock/staylock/"
+
+// root is the repository root (tests run in docs/).
+const root = ".."
+
+func mustRead(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// Every relative link of the README and the docs names a file of the
+// repository, and the README links the project's own design document.
+func TestDocLinksResolve(t *testing.T) {
+	readme := mustRead(t, "README.md")
+	if !strings.Contains(readme, "](docs/architecture.md)") {
+		t.Error("README.md does not link docs/architecture.md")
+	}
+	if strings.Contains(readme, "../shared") {
+		t.Error("README.md points outside the repository (../shared)")
+	}
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range append([]string{filepath.Join(root, "README.md")}, docs...) {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mdLink.FindAllStringSubmatch(string(b), -1) {
+			target, _, _ := strings.Cut(m[1], "#")
+			if target == "" || strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(doc), target)); err != nil {
+				t.Errorf("%s links %s, which does not exist", filepath.Base(doc), m[1])
+			}
+		}
+	}
+}
+
+var tableRow = regexp.MustCompile("(?m)^\\| `([a-z/-]+)` \\| [^|]+ \\| ([^|]+) \\|$")
+var backticked = regexp.MustCompile("`([a-z/-]+)`")
+
+// The package map of docs/architecture.md says what each package imports of
+// ours; it must be what the code imports (default build, tests excluded).
+func TestArchitecturePackageMapMatchesImports(t *testing.T) {
+	rows := tableRow.FindAllStringSubmatch(mustRead(t, "docs/architecture.md"), -1)
+	if len(rows) < 10 {
+		t.Fatalf("found %d package rows in docs/architecture.md, want the whole map", len(rows))
+	}
+	listed := map[string]bool{}
+	for _, row := range rows {
+		pkg := row[1]
+		listed[pkg] = true
+		var want []string
+		if !strings.HasPrefix(strings.TrimSpace(row[2]), "—") {
+			for _, m := range backticked.FindAllStringSubmatch(row[2], -1) {
+				want = append(want, m[1])
+			}
+		}
+		slices.Sort(want)
+		if got := importsOfOurs(t, pkg); !slices.Equal(got, want) {
+			t.Errorf("docs/architecture.md says %s imports %v; the code imports %v", pkg, want, got)
+		}
+	}
+	// Every non-test package at the top level (and every command) has a row.
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := []string{}
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != "e2e" && e.Name() != "internal" && e.Name() != "cmd" && !strings.HasPrefix(e.Name(), ".") {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	cmds, _ := os.ReadDir(filepath.Join(root, "cmd"))
+	for _, e := range cmds {
+		dirs = append(dirs, "cmd/"+e.Name())
+	}
+	for _, d := range dirs {
+		if _, err := build.ImportDir(filepath.Join(root, d), 0); err != nil {
+			continue // not a Go package (deploy, …)
+		}
+		if !listed[d] {
+			t.Errorf("package %s has no row in docs/architecture.md", d)
+		}
+	}
+}
+
+// importsOfOurs lists the top-level packages of this module that pkg's
+// non-test files import.
+func importsOfOurs(t *testing.T, pkg string) []string {
+	t.Helper()
+	p, err := build.ImportDir(filepath.Join(root, pkg), 0)
+	if err != nil {
+		t.Fatalf("%s: %v", pkg, err)
+	}
+	var out []string
+	for _, imp := range p.Imports {
+		if rest, ok := strings.CutPrefix(imp, module); ok {
+			if !strings.HasPrefix(rest, "cmd/") {
+				rest, _, _ = strings.Cut(rest, "/")
+			}
+			if !slices.Contains(out, rest) {
+				out = append(out, rest)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
