@@ -17,7 +17,7 @@ GOLANGCI_VERSION    := v2.15.0
 STATICCHECK_VERSION := v0.8.2
 BENCH_PKGS    := ./booking/ ./actors/ ./persistence/
 
-.PHONY: help run build test test-cluster lint fmt fmt-check vet proto proto-check bench bench-go tools clean
+.PHONY: help run build test test-cluster lint fmt fmt-check vet proto proto-check bench bench-go tools clean deploy-check backup-drill
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -105,6 +105,11 @@ bench: ## Staylock vs the baselines and the in-memory ceiling, interleaved, 3 re
 
 bench-go: ## Go benchmarks of the hot path: rules, actor on each store, batch commit (BENCHFLAGS="-benchtime=1x" for a smoke run)
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) $(BENCH_PKGS)
+
+# nginx -t, systemd-analyze verify and promtool check rules on deploy/
+# (Debian: apt-get install -y nginx-light prometheus; .ci/run installs them).
+deploy-check: ## check deploy/ with nginx -t, systemd-analyze verify, promtool check rules
+	bash deploy/check.sh
 
 clean: ## remove build output
 	rm -rf $(BIN)
