@@ -16,13 +16,21 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// pgBinDir holds Debian's PostgreSQL 15 server binaries (initdb, pg_ctl,
-// pg_basebackup); PG_BIN overrides it.
+// pgBinDir holds Debian's PostgreSQL server binaries (initdb, pg_ctl,
+// pg_basebackup): the newest /usr/lib/postgresql/N/bin (15 on Debian 12);
+// PG_BIN overrides it.
 func pgBinDir() string {
 	if d := os.Getenv("PG_BIN"); d != "" {
 		return d
 	}
-	return "/usr/lib/postgresql/15/bin"
+	best, bestN := "/usr/lib/postgresql/15/bin", 0
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	for _, d := range dirs {
+		if n, err := strconv.Atoi(filepath.Base(filepath.Dir(d))); err == nil && n > bestN {
+			best, bestN = d, n
+		}
+	}
+	return best
 }
 
 // pgCluster is a PostgreSQL cluster this test owns: its own data folder
