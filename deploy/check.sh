@@ -3,6 +3,7 @@
 #   nginx -t                  deploy/nginx/*.conf     (apt-get install nginx-light)
 #   systemd-analyze verify    deploy/systemd/*.service (systemd)
 #   promtool check rules      deploy/prometheus/*.yml  (apt-get install prometheus)
+#   promtool test rules       deploy/prometheus/*.test.yml (the alerts' unit tests)
 # Usage: deploy/check.sh [nginx|systemd|prometheus]...   (default: all three)
 # `make deploy-check` runs it; .ci/run installs the tools first.
 #
@@ -106,14 +107,25 @@ check_systemd() {
 
 check_prometheus() {
 	need promtool prometheus || return 0
-	local rules
+	local rules out
 	for rules in deploy/prometheus/*.yml; do
-		local out
+		case "$rules" in *.test.yml) continue ;; esac
 		if ! out=$(promtool check rules "$rules" 2>&1); then
 			printf '%s\n' "$out" >&2
 			fail "promtool check rules: $rules"
 		else
 			echo "promtool check rules: $rules: ok ($(grep -o '[0-9]* rules found' <<<"$out"))"
+		fi
+	done
+	# The alerts' unit tests: series in, which alerts fire (and with what text).
+	local tests
+	for tests in deploy/prometheus/*.test.yml; do
+		[ -e "$tests" ] || continue
+		if ! out=$(cd "$(dirname "$tests")" && promtool test rules "$(basename "$tests")" 2>&1); then
+			printf '%s\n' "$out" >&2
+			fail "promtool test rules: $tests"
+		else
+			echo "promtool test rules: $tests: ok"
 		fi
 	done
 }
