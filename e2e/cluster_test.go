@@ -53,7 +53,7 @@ type testCluster struct {
 }
 
 // freePorts returns n distinct free loopback ports.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ls []net.Listener
 	var ports []int

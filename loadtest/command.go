@@ -50,6 +50,10 @@ Scenarios:
            commit→delta latency is bounded from above (from the booking's send)
            and from below (from its 201)
 
+--ledger-out FILE keeps what the load acknowledged; --audit-ledger FILE later runs
+the same audit against another server without loading it (the backup drill audits
+a restored copy this way).
+
 Closed loop (--clients N) waits for each answer; open loop (--rate R) starts
 operations at a constant rate and times them from their intended start, so a slow
 server cannot hide latency. Only loopback targets are allowed without --allow-remote.
@@ -72,6 +76,7 @@ Example:
 			cfg.Seed = seed
 			cfg.Targets = splitList(cfg.Targets)
 			cfg.PropertyIDs = splitList(cfg.PropertyIDs)
+			cfg.AuditLedgers = splitList(cfg.AuditLedgers)
 			_, err = Run(cmd.Context(), cfg, stdout)
 			return err
 		},
@@ -105,6 +110,8 @@ Example:
 	f.DurationVar(&cfg.MaxP99, "max-p99", 0, "fail when the p99 of all operations is above this (0: no limit)")
 	f.StringVar(&maxErrorRate, "max-error-rate", "", "fail when the share of failed operations is above this, e.g. 0, 0.001 or 0.1% (default no limit)")
 	f.BoolVar(&cfg.SkipAudit, "no-audit", false, "skip the audit")
+	f.StringVar(&cfg.LedgerOut, "ledger-out", "", "write what the load acknowledged (JSON) to this file, for a later --audit-ledger")
+	f.StringArrayVar(&cfg.AuditLedgers, "audit-ledger", nil, "no load: audit the targets against this --ledger-out file (repeatable), e.g. a server restored from a backup")
 	f.StringVar(&cfg.JSONFile, "json", "", "write the report as JSON to this file")
 	f.StringVar(&cfg.HTMLFile, "html", "", "write a self-contained HTML report to this file")
 	f.StringVar(&cfg.Progress, "progress", ProgressAuto, "progress: auto (a bar on a terminal, else lines), bar, plain or none")

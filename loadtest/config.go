@@ -103,6 +103,13 @@ type Config struct {
 
 	// SkipAudit skips reading everything back at the end.
 	SkipAudit bool
+	// LedgerOut, when set, receives what the load acknowledged (JSON),
+	// so that AuditLedgers can audit it again later, e.g. against a
+	// server restored from a backup.
+	LedgerOut string
+	// AuditLedgers, when set, replace the load: each of these files (from
+	// LedgerOut) is audited against Targets, and nothing else is sent.
+	AuditLedgers []string
 	// JSONFile and HTMLFile, when set, receive the report.
 	JSONFile, HTMLFile string
 	// Progress is one of the Progress* modes. Default ProgressAuto.
@@ -183,8 +190,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Duration == 0 {
 		c.Duration = 10 * time.Second
 	}
-	if !c.Setup && len(c.PropertyIDs) == 0 {
+	if !c.Setup && len(c.PropertyIDs) == 0 && len(c.AuditLedgers) == 0 {
 		bad("without --setup, name the properties to load with --property")
+	}
+	if len(c.AuditLedgers) > 0 && (c.Setup || len(c.PropertyIDs) > 0 || c.LedgerOut != "") {
+		bad("--audit-ledger loads nothing: it takes no --setup, --property or --ledger-out")
 	}
 	if c.Layout.Properties < 0 || c.Layout.RoomTypes < 0 || c.Layout.Rooms < 0 || c.Layout.Nights < 0 {
 		bad("layout counts must not be negative")

@@ -27,6 +27,9 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	if len(cfg.AuditLedgers) > 0 {
+		return auditLedgers(ctx, cfg, out)
+	}
 	sc := newScenario(cfg)
 	sc.Defaults(&cfg.Layout)
 	if cfg.Layout.Nights < 10 {
@@ -86,6 +89,11 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Report, error) {
 	e.rec.fill(&rep, end)
 	sc.Finish(e, &rep)
 	var errs []error
+	if cfg.LedgerOut != "" {
+		if err := writeLedgerFile(cfg.LedgerOut, e); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if bgErr != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", sc.Name(), bgErr))
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -338,4 +339,56 @@ func TestDashboardSubscribersSeeEveryBooking(t *testing.T) {
 			}
 		})
 	}
+}
+
+// --ledger-out keeps what a load acknowledged; --audit-ledger audits it
+// again later without loading: it passes against the same server (also
+// after more load) and fails against a server that lacks the bookings,
+// as a backup restored without them would.
+func TestRun_LedgerAuditedAgainLater(t *testing.T) {
+	srv := MustStartServer(t)
+	ledger := filepath.Join(t.TempDir(), "ledger.json")
+	for _, scenario := range []string{"channel", "spread"} {
+		c := loadtest.Config{Targets: []string{srv.URL}, Key: srv.Key, Setup: true, Clients: 4, Scenario: scenario,
+			Duration: 500 * time.Millisecond, LedgerOut: ledger}
+		if scenario == "spread" {
+			c.LedgerOut = filepath.Join(t.TempDir(), "later.json") // more load after the first ledger
+			c.Layout = loadtest.Layout{Properties: 3, RoomTypes: 12}
+		}
+		if rep := MustRun(t, c); rep.Bookings == 0 {
+			t.Fatalf("%s booked nothing", scenario)
+		}
+	}
+
+	t.Run("the same server passes", func(t *testing.T) {
+		var out bytes.Buffer
+		rep, err := loadtest.Run(context.Background(), quiet(loadtest.Config{Targets: []string{srv.URL}, Key: srv.Key,
+			AuditLedgers: []string{ledger}}), &out)
+		if err != nil || !rep.Passed || rep.Audit.Acknowledged == 0 || rep.Audit.Problems() != 0 {
+			t.Fatalf("err %v, audit %+v\n%s", err, rep.Audit, out.String())
+		}
+		if strings.Contains(out.String(), "load:") {
+			t.Errorf("an audit-only run loaded the server:\n%s", out.String())
+		}
+	})
+	t.Run("a server without the bookings fails", func(t *testing.T) {
+		empty := MustStartServer(t)
+		var out bytes.Buffer
+		rep, err := loadtest.Run(context.Background(), quiet(loadtest.Config{Targets: []string{empty.URL}, Key: empty.Key,
+			AuditLedgers: []string{ledger}}), &out)
+		if !errors.Is(err, loadtest.ErrAudit) || rep.Passed {
+			t.Fatalf("err = %v, want ErrAudit\n%s", err, out.String())
+		}
+	})
+	t.Run("a file that is not a ledger is a config error", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "bad.json")
+		if err := os.WriteFile(bad, []byte(`{"version":99}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := loadtest.Run(context.Background(), quiet(loadtest.Config{Targets: []string{srv.URL}, Key: srv.Key,
+			AuditLedgers: []string{bad}}), io.Discard)
+		if !errors.Is(err, loadtest.ErrConfig) {
+			t.Fatalf("err = %v, want ErrConfig", err)
+		}
+	})
 }

@@ -128,6 +128,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newMigrateCmd(a),
 		newKeysCmd(a),
 		newLoadtestCmd(a),
+		newProbeCmd(a),
+		newBackupCmd(a),
 	)
 	return root
 }
