@@ -52,9 +52,7 @@ func (p Property) Validate() error {
 	if !ValidID(p.ID) {
 		fe.Add("property", IDRule)
 	}
-	if p.Name == "" || len(p.Name) > 200 {
-		fe.Add("name", "must be 1-200 characters")
-	}
+	ValidateText(fe, "name", p.Name, NameRule)
 	if p.Timezone == "" {
 		fe.Add("timezone", "is required, an IANA zone such as Europe/Berlin")
 	} else if _, err := time.LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {
@@ -89,9 +87,7 @@ func (r RoomType) Validate() error {
 	if !ValidID(r.ID) {
 		fe.Add("room_type", IDRule)
 	}
-	if r.Name == "" || len(r.Name) > 200 {
-		fe.Add("name", "must be 1-200 characters")
-	}
+	ValidateText(fe, "name", r.Name, NameRule)
 	if r.Rooms < 0 || r.Rooms > MaxRooms {
 		fe.Add("rooms", fmt.Sprintf("must be between 0 and %d", MaxRooms))
 	}
@@ -211,15 +207,12 @@ type Guest struct {
 
 // Validate checks the guest fields, prefixing field names with prefix.
 func (g Guest) Validate(fe FieldErrors, prefix string) {
-	if g.Name == "" || len(g.Name) > 200 {
-		fe.Add(prefix+"name", "must be 1-200 characters")
-	}
-	if len(g.Email) > 254 || (g.Email != "" && !emailPattern.MatchString(g.Email)) {
+	ValidateText(fe, prefix+"name", g.Name, NameRule)
+	ValidateText(fe, prefix+"email", g.Email, EmailRule)
+	if g.Email != "" && !emailPattern.MatchString(g.Email) {
 		fe.Add(prefix+"email", "must be an email address")
 	}
-	if len(g.Phone) > 50 {
-		fe.Add(prefix+"phone", "must be at most 50 characters")
-	}
+	ValidateText(fe, prefix+"phone", g.Phone, PhoneRule)
 }
 
 var emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
