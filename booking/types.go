@@ -35,18 +35,47 @@ const IDRule = "must match ^[a-z0-9][a-z0-9_-]{0,63}$"
 
 // Property is one hotel of a tenant.
 type Property struct {
-	Tenant    string    `json:"-"`
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Timezone  string    `json:"timezone"`
-	Currency  string    `json:"currency"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Tenant   string `json:"-"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Timezone string `json:"timezone"`
+	Currency string `json:"currency"`
+	// BookingHorizonDays bounds the future: a stay must depart at most this
+	// many days after the property's today. 0 means the default.
+	BookingHorizonDays int `json:"booking_horizon_days"`
+	// LateCheckinUntil is the local time ("HH:MM") until which last night
+	// can still be booked, for guests who arrive after midnight. "" means
+	// the default; "00:00" turns it off.
+	LateCheckinUntil string    `json:"late_checkin_until"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
+
+// Defaults and bounds of a property's booking window.
+const (
+	DefaultBookingHorizonDays = 730 // two years
+	MaxBookingHorizonDays     = 3650
+	DefaultLateCheckinUntil   = "12:00"
+)
+
+// WithDefaults returns p with its unset window settings at their defaults,
+// as the stores keep and show them.
+func (p Property) WithDefaults() Property {
+	if p.BookingHorizonDays == 0 {
+		p.BookingHorizonDays = DefaultBookingHorizonDays
+	}
+	if p.LateCheckinUntil == "" {
+		p.LateCheckinUntil = DefaultLateCheckinUntil
+	}
+	return p
+}
+
+var clockPattern = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
-// Validate checks the writable fields of a property.
+// Validate checks the writable fields of a property, the window settings
+// as given (apply WithDefaults first to accept unset ones).
 func (p Property) Validate() error {
 	fe := FieldErrors{}
 	if !ValidID(p.ID) {
@@ -62,6 +91,12 @@ func (p Property) Validate() error {
 	}
 	if !currencyPattern.MatchString(p.Currency) {
 		fe.Add("currency", "must be an ISO 4217 code such as EUR")
+	}
+	if p.BookingHorizonDays < 1 || p.BookingHorizonDays > MaxBookingHorizonDays {
+		fe.Add("booking_horizon_days", fmt.Sprintf("must be between 1 and %d", MaxBookingHorizonDays))
+	}
+	if !clockPattern.MatchString(p.LateCheckinUntil) {
+		fe.Add("late_checkin_until", "must be a local time as HH:MM, 00:00-23:59")
 	}
 	return fe.Err()
 }

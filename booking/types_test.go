@@ -118,7 +118,7 @@ func TestValidateStays(t *testing.T) {
 }
 
 func TestPropertyValidate(t *testing.T) {
-	good := booking.Property{ID: "p1", Name: "Hotel One", Timezone: "Europe/Berlin", Currency: "EUR"}
+	good := booking.Property{ID: "p1", Name: "Hotel One", Timezone: "Europe/Berlin", Currency: "EUR"}.WithDefaults()
 	tests := []struct {
 		name string
 		edit func(*booking.Property)
@@ -142,7 +142,18 @@ func TestPropertyValidate(t *testing.T) {
 		{"lower case currency", func(p *booking.Property) { p.Currency = "eur" }, []string{"currency"}},
 		{"short currency", func(p *booking.Property) { p.Currency = "EU" }, []string{"currency"}},
 		{"long currency", func(p *booking.Property) { p.Currency = "EURO" }, []string{"currency"}},
-		{"everything wrong", func(p *booking.Property) { *p = booking.Property{} }, []string{"property", "name", "timezone", "currency"}},
+		{"a one-day horizon passes", func(p *booking.Property) { p.BookingHorizonDays = 1 }, nil},
+		{"a ten-year horizon passes", func(p *booking.Property) { p.BookingHorizonDays = booking.MaxBookingHorizonDays }, nil},
+		{"no late check-in passes", func(p *booking.Property) { p.LateCheckinUntil = "00:00" }, nil},
+		{"23:59 passes", func(p *booking.Property) { p.LateCheckinUntil = "23:59" }, nil},
+		{"zero horizon", func(p *booking.Property) { p.BookingHorizonDays = 0 }, []string{"booking_horizon_days"}},
+		{"negative horizon", func(p *booking.Property) { p.BookingHorizonDays = -1 }, []string{"booking_horizon_days"}},
+		{"horizon over ten years", func(p *booking.Property) { p.BookingHorizonDays = booking.MaxBookingHorizonDays + 1 }, []string{"booking_horizon_days"}},
+		{"24:00", func(p *booking.Property) { p.LateCheckinUntil = "24:00" }, []string{"late_checkin_until"}},
+		{"a time without leading zero", func(p *booking.Property) { p.LateCheckinUntil = "9:00" }, []string{"late_checkin_until"}},
+		{"a time with seconds", func(p *booking.Property) { p.LateCheckinUntil = "12:00:00" }, []string{"late_checkin_until"}},
+		{"everything wrong", func(p *booking.Property) { *p = booking.Property{LateCheckinUntil: "noon"} },
+			[]string{"property", "name", "timezone", "currency", "booking_horizon_days", "late_checkin_until"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
