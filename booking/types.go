@@ -72,6 +72,9 @@ func (p Property) WithDefaults() Property {
 
 var clockPattern = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 
+// ValidClock reports whether s is a local time of day as HH:MM (00:00-23:59).
+func ValidClock(s string) bool { return clockPattern.MatchString(s) }
+
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // Validate checks the writable fields of a property, the window settings
@@ -95,7 +98,7 @@ func (p Property) Validate() error {
 	if p.BookingHorizonDays < 1 || p.BookingHorizonDays > MaxBookingHorizonDays {
 		fe.Add("booking_horizon_days", fmt.Sprintf("must be between 1 and %d", MaxBookingHorizonDays))
 	}
-	if !clockPattern.MatchString(p.LateCheckinUntil) {
+	if !ValidClock(p.LateCheckinUntil) {
 		fe.Add("late_checkin_until", "must be a local time as HH:MM, 00:00-23:59")
 	}
 	return fe.Err()
