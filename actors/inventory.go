@@ -108,6 +108,10 @@ type entry struct {
 	nights []booking.Date // nights the events change; nil with allNights
 	all    bool           // the events change every night (room type defaults)
 	key    string         // idempotency key whose waiters get this reply
+	// solo: this request shared a batch that the store refused as data;
+	// it is committed in a batch of its own, so that only the request whose
+	// data is at fault fails.
+	solo bool
 }
 
 type batch struct {
@@ -284,23 +288,27 @@ func (a *inventoryActor) send(to *actor.PID, r *Reply) {
 // batchFull tells whether the collecting batch must wait for the next commit.
 func (a *inventoryActor) batchFull() bool {
 	c := a.collecting
-	if len(c.entries) >= a.opts.MaxBatch {
+	if len(c.entries) >= a.opts.MaxBatch || (len(c.entries) > 0 && c.entries[0].solo) {
 		return true
 	}
 	return !a.opts.GroupCommit && c.events > 0
 }
 
 // handle decides one command on the tentative state and queues its entry.
-func (a *inventoryActor) handle(sender *actor.PID, cmd *Command) {
+func (a *inventoryActor) handle(sender *actor.PID, cmd *Command) { a.handleEntry(sender, cmd, false) }
+
+// handleEntry is handle for a request that may have to commit alone (solo):
+// it then waits until the collecting batch is empty, and fills it alone.
+func (a *inventoryActor) handleEntry(sender *actor.PID, cmd *Command, solo bool) {
 	if cmd.Op == Op_OP_AVAILABILITY {
 		a.send(sender, a.availability(cmd))
 		return
 	}
-	if a.batchFull() {
-		a.backlog = append(a.backlog, &entry{sender: sender, cmd: cmd})
+	if a.batchFull() || (solo && len(a.collecting.entries) > 0) {
+		a.backlog = append(a.backlog, &entry{sender: sender, cmd: cmd, solo: solo})
 		return
 	}
-	e := &entry{sender: sender, cmd: cmd}
+	e := &entry{sender: sender, cmd: cmd, solo: solo}
 	if k := cmd.GetIdem().GetKey(); k != "" {
 		if r, ok := a.recent[k]; ok {
 			switch {
@@ -738,8 +746,11 @@ func (a *inventoryActor) flush() {
 func (a *inventoryActor) drainBacklog() {
 	for len(a.backlog) > 0 && !a.batchFull() {
 		e := a.backlog[0]
+		if e.solo && len(a.collecting.entries) > 0 {
+			return // it opens the next batch, alone
+		}
 		a.backlog = a.backlog[1:]
-		a.handle(e.sender, e.cmd)
+		a.handleEntry(e.sender, e.cmd, e.solo)
 	}
 }
 
@@ -834,9 +845,63 @@ func (a *inventoryActor) onCommitDone(ctx actor.Context, m *commitDone) {
 		}
 		a.collecting.entries = append(again, a.collecting.entries...)
 		a.reloadAndRedecide(ctx)
+	case errors.Is(err, persistence.ErrInvalidData):
+		a.onInvalidData(ctx, b, err)
 	default:
 		a.onCommitFailed(ctx, b, err)
 	}
+}
+
+// onInvalidData handles a batch the store refused because of its data (a
+// text Postgres cannot hold, a broken constraint): a fault of one request,
+// not an outage, so no caller is told "unavailable, retry". A batch of one
+// request answers it 400; a batch of several commits each of its requests
+// again in a batch of its own, in order, so that only the offender fails
+// and everyone else is answered as if it had never been there. Requests
+// collected meanwhile follow them on the normal path. This is the rare
+// path: the gateway refuses such data before it reaches an actor.
+func (a *inventoryActor) onInvalidData(ctx actor.Context, b *batch, err error) {
+	var reqs []*entry
+	for _, e := range b.entries {
+		if e.cmd != nil {
+			reqs = append(reqs, e)
+		}
+	}
+	switch len(reqs) {
+	case 0: // internal changes only (hold expiry): nothing to single out
+		a.onCommitFailed(ctx, b, err)
+		return
+	case 1:
+		a.log.Warn("inventory request refused by the store as data", zap.String("op", reqs[0].cmd.Op.String()), zap.Error(err))
+		a.answer(reqs[0], invalidDataReply(reqs[0]))
+	default:
+		a.log.Warn("inventory batch refused by the store as data; committing its requests one by one",
+			zap.Int("requests", len(reqs)), zap.Error(err))
+		for _, e := range reqs {
+			e.solo = true
+		}
+		a.collecting.entries = append(reqs, a.collecting.entries...)
+	}
+	a.reloadAndRedecide(ctx)
+}
+
+// invalidDataReply is the answer to a request whose data the store refused:
+// 400 invalid_request naming the fields the text rules find at fault (the
+// database says what it refused, not which field), else the body.
+func invalidDataReply(e *entry) *Reply {
+	fe := booking.FieldErrors{}
+	for _, r := range e.rows {
+		r.Guest.Validate(fe, "guest.")
+		booking.ValidateText(fe, "channel", r.Channel, booking.ChannelRule)
+		booking.ValidateText(fe, "external_ref", r.ExternalRef, booking.ExternalRefRule)
+	}
+	if e.rt != nil {
+		booking.ValidateText(fe, "name", e.rt.Name, booking.NameRule)
+	}
+	if len(fe) == 0 {
+		fe.Add("body", "holds data the database cannot store")
+	}
+	return errReply(fe.Err())
 }
 
 // takenKeys lists which idempotency keys of a batch have a stored record.
@@ -974,7 +1039,7 @@ func (a *inventoryActor) redecide() {
 			}
 			delete(a.recent, e.key)
 		}
-		a.handle(e.sender, e.cmd)
+		a.handleEntry(e.sender, e.cmd, e.solo)
 		if rk := a.recent[e.cmd.GetIdem().GetKey()]; rk != nil && len(waiters) > 0 {
 			rk.waiters = append(rk.waiters, waiters...)
 		}

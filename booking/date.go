@@ -55,8 +55,20 @@ func (d *Date) UnmarshalText(b []byte) error {
 }
 
 // ValidateRange checks a half-open night range [from, to) named by its two
-// fields, and records problems in fe.
+// fields, and records problems in fe. A zero bound is a date that was
+// missing or did not parse (ParseDate never returns 1970-01-01): its own
+// field carries that problem, and no range is measured from it, which would
+// add a second, bogus error ("range is 20878 nights").
 func ValidateRange(fe FieldErrors, fromField, toField string, from, to Date) {
+	if from == 0 || to == 0 {
+		if from == 0 {
+			fe.Add(fromField, "is required, as YYYY-MM-DD")
+		}
+		if to == 0 {
+			fe.Add(toField, "is required, as YYYY-MM-DD")
+		}
+		return
+	}
 	switch {
 	case to <= from:
 		fe.Add(toField, fmt.Sprintf("must be after %s", fromField))

@@ -195,3 +195,33 @@ func TestValidateRange(t *testing.T) {
 		})
 	}
 }
+
+// A bound that did not parse is zero: its own field says why, and no range
+// is measured from 1970 (a date of 2027-02-30 once also reported "range is
+// 20878 nights").
+func TestValidateRangeWithAnUnparsedBound(t *testing.T) {
+	to := mustDay("2027-03-02")
+	t.Run("parse error stays the only problem", func(t *testing.T) {
+		fe := booking.FieldErrors{}
+		fe.Add("from", "want a real date as YYYY-MM-DD, got \"2027-02-30\"")
+		booking.ValidateRange(fe, "from", "to", 0, to)
+		if len(fe) != 1 || !strings.Contains(fe["from"], "2027-02-30") {
+			t.Fatalf("errors %v, want only the parse error of from", fe)
+		}
+	})
+	t.Run("a zero bound alone is named, not the other", func(t *testing.T) {
+		fe := booking.FieldErrors{}
+		booking.ValidateRange(fe, "from", "to", to, 0)
+		if _, ok := fe["to"]; len(fe) != 1 || !ok {
+			t.Fatalf("errors %v, want exactly one on to", fe)
+		}
+	})
+	t.Run("stays name the bad date alone", func(t *testing.T) {
+		fe := booking.FieldErrors{}
+		fe.Add("stays[0].arrival", "want a real date as YYYY-MM-DD, got \"2027-02-30\"")
+		booking.ValidateStays(fe, []booking.Stay{{RoomType: "dlx", Departure: to, Quantity: 1}})
+		if len(fe) != 1 {
+			t.Fatalf("errors %v, want only stays[0].arrival", fe)
+		}
+	})
+}

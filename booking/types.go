@@ -35,26 +35,56 @@ const IDRule = "must match ^[a-z0-9][a-z0-9_-]{0,63}$"
 
 // Property is one hotel of a tenant.
 type Property struct {
-	Tenant    string    `json:"-"`
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Timezone  string    `json:"timezone"`
-	Currency  string    `json:"currency"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Tenant   string `json:"-"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Timezone string `json:"timezone"`
+	Currency string `json:"currency"`
+	// BookingHorizonDays bounds the future: a stay must depart at most this
+	// many days after the property's today. 0 means the default.
+	BookingHorizonDays int `json:"booking_horizon_days"`
+	// LateCheckinUntil is the local time ("HH:MM") until which last night
+	// can still be booked, for guests who arrive after midnight. "" means
+	// the default; "00:00" turns it off.
+	LateCheckinUntil string    `json:"late_checkin_until"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
 }
+
+// Defaults and bounds of a property's booking window.
+const (
+	DefaultBookingHorizonDays = 730 // two years
+	MaxBookingHorizonDays     = 3650
+	DefaultLateCheckinUntil   = "12:00"
+)
+
+// WithDefaults returns p with its unset window settings at their defaults,
+// as the stores keep and show them.
+func (p Property) WithDefaults() Property {
+	if p.BookingHorizonDays == 0 {
+		p.BookingHorizonDays = DefaultBookingHorizonDays
+	}
+	if p.LateCheckinUntil == "" {
+		p.LateCheckinUntil = DefaultLateCheckinUntil
+	}
+	return p
+}
+
+var clockPattern = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+
+// ValidClock reports whether s is a local time of day as HH:MM (00:00-23:59).
+func ValidClock(s string) bool { return clockPattern.MatchString(s) }
 
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
-// Validate checks the writable fields of a property.
+// Validate checks the writable fields of a property, the window settings
+// as given (apply WithDefaults first to accept unset ones).
 func (p Property) Validate() error {
 	fe := FieldErrors{}
 	if !ValidID(p.ID) {
 		fe.Add("property", IDRule)
 	}
-	if p.Name == "" || len(p.Name) > 200 {
-		fe.Add("name", "must be 1-200 characters")
-	}
+	ValidateText(fe, "name", p.Name, NameRule)
 	if p.Timezone == "" {
 		fe.Add("timezone", "is required, an IANA zone such as Europe/Berlin")
 	} else if _, err := time.LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {
@@ -64,6 +94,12 @@ func (p Property) Validate() error {
 	}
 	if !currencyPattern.MatchString(p.Currency) {
 		fe.Add("currency", "must be an ISO 4217 code such as EUR")
+	}
+	if p.BookingHorizonDays < 1 || p.BookingHorizonDays > MaxBookingHorizonDays {
+		fe.Add("booking_horizon_days", fmt.Sprintf("must be between 1 and %d", MaxBookingHorizonDays))
+	}
+	if !ValidClock(p.LateCheckinUntil) {
+		fe.Add("late_checkin_until", "must be a local time as HH:MM, 00:00-23:59")
 	}
 	return fe.Err()
 }
@@ -89,9 +125,7 @@ func (r RoomType) Validate() error {
 	if !ValidID(r.ID) {
 		fe.Add("room_type", IDRule)
 	}
-	if r.Name == "" || len(r.Name) > 200 {
-		fe.Add("name", "must be 1-200 characters")
-	}
+	ValidateText(fe, "name", r.Name, NameRule)
 	if r.Rooms < 0 || r.Rooms > MaxRooms {
 		fe.Add("rooms", fmt.Sprintf("must be between 0 and %d", MaxRooms))
 	}
@@ -211,15 +245,12 @@ type Guest struct {
 
 // Validate checks the guest fields, prefixing field names with prefix.
 func (g Guest) Validate(fe FieldErrors, prefix string) {
-	if g.Name == "" || len(g.Name) > 200 {
-		fe.Add(prefix+"name", "must be 1-200 characters")
-	}
-	if len(g.Email) > 254 || (g.Email != "" && !emailPattern.MatchString(g.Email)) {
+	ValidateText(fe, prefix+"name", g.Name, NameRule)
+	ValidateText(fe, prefix+"email", g.Email, EmailRule)
+	if g.Email != "" && !emailPattern.MatchString(g.Email) {
 		fe.Add(prefix+"email", "must be an email address")
 	}
-	if len(g.Phone) > 50 {
-		fe.Add(prefix+"phone", "must be at most 50 characters")
-	}
+	ValidateText(fe, prefix+"phone", g.Phone, PhoneRule)
 }
 
 var emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)

@@ -118,7 +118,7 @@ func TestValidateStays(t *testing.T) {
 }
 
 func TestPropertyValidate(t *testing.T) {
-	good := booking.Property{ID: "p1", Name: "Hotel One", Timezone: "Europe/Berlin", Currency: "EUR"}
+	good := booking.Property{ID: "p1", Name: "Hotel One", Timezone: "Europe/Berlin", Currency: "EUR"}.WithDefaults()
 	tests := []struct {
 		name string
 		edit func(*booking.Property)
@@ -131,6 +131,10 @@ func TestPropertyValidate(t *testing.T) {
 		{"empty id", func(p *booking.Property) { p.ID = "" }, []string{"property"}},
 		{"empty name", func(p *booking.Property) { p.Name = "" }, []string{"name"}},
 		{"201 character name", func(p *booking.Property) { p.Name = strings.Repeat("n", 201) }, []string{"name"}},
+		{"200 characters of a 3-byte script pass", func(p *booking.Property) { p.Name = strings.Repeat("東", 200) }, nil},
+		{"NUL in the name", func(p *booking.Property) { p.Name = "A\x00B" }, []string{"name"}},
+		{"invalid UTF-8 in the name", func(p *booking.Property) { p.Name = "A\xffB" }, []string{"name"}},
+		{"blank name", func(p *booking.Property) { p.Name = "  " }, []string{"name"}},
 		{"missing timezone", func(p *booking.Property) { p.Timezone = "" }, []string{"timezone"}},
 		{"unknown timezone", func(p *booking.Property) { p.Timezone = "Mars/Olympus_Mons" }, []string{"timezone"}},
 		{"path as timezone", func(p *booking.Property) { p.Timezone = "../../etc/passwd" }, []string{"timezone"}},
@@ -138,7 +142,18 @@ func TestPropertyValidate(t *testing.T) {
 		{"lower case currency", func(p *booking.Property) { p.Currency = "eur" }, []string{"currency"}},
 		{"short currency", func(p *booking.Property) { p.Currency = "EU" }, []string{"currency"}},
 		{"long currency", func(p *booking.Property) { p.Currency = "EURO" }, []string{"currency"}},
-		{"everything wrong", func(p *booking.Property) { *p = booking.Property{} }, []string{"property", "name", "timezone", "currency"}},
+		{"a one-day horizon passes", func(p *booking.Property) { p.BookingHorizonDays = 1 }, nil},
+		{"a ten-year horizon passes", func(p *booking.Property) { p.BookingHorizonDays = booking.MaxBookingHorizonDays }, nil},
+		{"no late check-in passes", func(p *booking.Property) { p.LateCheckinUntil = "00:00" }, nil},
+		{"23:59 passes", func(p *booking.Property) { p.LateCheckinUntil = "23:59" }, nil},
+		{"zero horizon", func(p *booking.Property) { p.BookingHorizonDays = 0 }, []string{"booking_horizon_days"}},
+		{"negative horizon", func(p *booking.Property) { p.BookingHorizonDays = -1 }, []string{"booking_horizon_days"}},
+		{"horizon over ten years", func(p *booking.Property) { p.BookingHorizonDays = booking.MaxBookingHorizonDays + 1 }, []string{"booking_horizon_days"}},
+		{"24:00", func(p *booking.Property) { p.LateCheckinUntil = "24:00" }, []string{"late_checkin_until"}},
+		{"a time without leading zero", func(p *booking.Property) { p.LateCheckinUntil = "9:00" }, []string{"late_checkin_until"}},
+		{"a time with seconds", func(p *booking.Property) { p.LateCheckinUntil = "12:00:00" }, []string{"late_checkin_until"}},
+		{"everything wrong", func(p *booking.Property) { *p = booking.Property{LateCheckinUntil: "noon"} },
+			[]string{"property", "name", "timezone", "currency", "booking_horizon_days", "late_checkin_until"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,6 +177,8 @@ func TestRoomTypeValidate(t *testing.T) {
 		{"bad id", func(r *booking.RoomType) { r.ID = "Deluxe" }, []string{"room_type"}},
 		{"empty name", func(r *booking.RoomType) { r.Name = "" }, []string{"name"}},
 		{"long name", func(r *booking.RoomType) { r.Name = strings.Repeat("x", 201) }, []string{"name"}},
+		{"NUL in the name", func(r *booking.RoomType) { r.Name = "Dlx\x00" }, []string{"name"}},
+		{"control character in the name", func(r *booking.RoomType) { r.Name = "Dlx\x1b[0m" }, []string{"name"}},
 		{"negative rooms", func(r *booking.RoomType) { r.Rooms = -1 }, []string{"rooms"}},
 		{"too many rooms", func(r *booking.RoomType) { r.Rooms = booking.MaxRooms + 1 }, []string{"rooms"}},
 		{"negative price", func(r *booking.RoomType) { r.Price = -1 }, []string{"price"}},
@@ -194,6 +211,13 @@ func TestGuestValidate(t *testing.T) {
 		{"email with two ats", booking.Guest{Name: "Ada", Email: "a@b@example.com"}, []string{"guest.email"}},
 		{"email too long", booking.Guest{Name: "Ada", Email: strings.Repeat("a", 250) + "@b.de"}, []string{"guest.email"}},
 		{"phone too long", booking.Guest{Name: "Ada", Phone: strings.Repeat("1", 51)}, []string{"guest.phone"}},
+		{"200 characters of a 2-byte script pass", booking.Guest{Name: strings.Repeat("é", 200)}, nil},
+		{"NUL in the name", booking.Guest{Name: "A\x00B"}, []string{"guest.name"}},
+		{"invalid UTF-8 in the name", booking.Guest{Name: "A\xffB"}, []string{"guest.name"}},
+		{"NUL in the phone", booking.Guest{Name: "Ada", Phone: "+44\x00"}, []string{"guest.phone"}},
+		{"NUL in the email", booking.Guest{Name: "Ada", Email: "a\x00@b.de"}, []string{"guest.email"}},
+		{"line break in the name", booking.Guest{Name: "Ada\nLovelace"}, []string{"guest.name"}},
+		{"noncharacter in the phone", booking.Guest{Name: "Ada", Phone: "1\uffff"}, []string{"guest.phone"}},
 		{"all wrong", booking.Guest{Email: "x", Phone: strings.Repeat("1", 51)}, []string{"guest.name", "guest.email", "guest.phone"}},
 	}
 	for _, tc := range tests {

@@ -214,7 +214,8 @@ func goValues(t *testing.T) map[string]any {
 	fe := booking.FieldErrors{}
 	booking.ValidateStays(fe, []booking.Stay{{}})
 
-	property := booking.Property{Tenant: "t1", ID: "p1", Name: "Hotel One", Timezone: "Europe/Berlin", Currency: "EUR", CreatedAt: now, UpdatedAt: now}
+	property := booking.Property{Tenant: "t1", ID: "p1", Name: "Hotel One", Timezone: "Europe/Berlin", Currency: "EUR",
+		BookingHorizonDays: 730, LateCheckinUntil: "12:00", CreatedAt: now, UpdatedAt: now}
 	roomType := booking.RoomType{Tenant: "t1", Property: "p1", ID: "dlx", Name: "Deluxe", Rooms: 10, Price: 12900, CreatedAt: now, UpdatedAt: now}
 	reservation := booking.Reservation{Tenant: "t1", ID: "r_abc", Property: "p1", Status: booking.StatusConfirmed, Stays: stays,
 		Guest: booking.Guest{Name: "Ada Lovelace", Email: "ada@example.com"}, Channel: "booking.com", ExternalRef: "BDC-123",

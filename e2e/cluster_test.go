@@ -483,7 +483,7 @@ func clusterScenarios(t *testing.T, provider string) {
 		for i := range 60 {
 			wg.Go(func() {
 				status, body, err := tc.client(i%3).do(context.Background(), "POST", "/v1/properties/p1/reservations", map[string]any{
-					"stays": []stay{{RoomType: "dlx", Arrival: "2027-01-10", Departure: "2027-01-12", Quantity: 1}},
+					"stays": []stay{{RoomType: "dlx", Arrival: dayAfter(windowFrom, 9), Departure: dayAfter(windowFrom, 11), Quantity: 1}},
 					"guest": map[string]string{"name": "Guest"}, "channel": "race",
 				}, "Idempotency-Key", fmt.Sprintf("race-%d", i))
 				switch {

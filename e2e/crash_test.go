@@ -41,9 +41,12 @@ type availabilityResp struct {
 	} `json:"room_types"`
 }
 
-const (
-	windowFrom = "2027-01-01"
-	windowTo   = "2027-01-25"
+// The booking window of these tests: the binary books with the real clock,
+// so the dates are counted from today (30 days ahead: bookable wherever the
+// property's today is, far inside its horizon).
+var (
+	windowFrom = time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly)
+	windowTo   = dayAfter(windowFrom, 24)
 )
 
 func dayAfter(d string, n int) string {
@@ -203,15 +206,15 @@ func TestRestart_SIGTERMThenStartBringsEverythingBack(t *testing.T) {
 
 		var res reservation
 		c.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{
-			"stays": []stay{{RoomType: "std", Arrival: "2027-01-02", Departure: "2027-01-04", Quantity: 1},
-				{RoomType: "dlx", Arrival: "2027-01-02", Departure: "2027-01-03", Quantity: 2}},
+			"stays": []stay{{RoomType: "std", Arrival: dayAfter(windowFrom, 1), Departure: dayAfter(windowFrom, 3), Quantity: 1},
+				{RoomType: "dlx", Arrival: dayAfter(windowFrom, 1), Departure: dayAfter(windowFrom, 2), Quantity: 2}},
 			"guest": map[string]string{"name": "Ada Lovelace", "email": "ada@example.com"}, "channel": "direct",
 		}, http.StatusCreated, &res)
 		var hold struct {
 			ID string `json:"id"`
 		}
 		c.MustDo(t, "POST", "/v1/properties/p1/holds", map[string]any{
-			"stays":       []stay{{RoomType: "dlx", Arrival: "2027-01-02", Departure: "2027-01-03", Quantity: 1}},
+			"stays":       []stay{{RoomType: "dlx", Arrival: dayAfter(windowFrom, 1), Departure: dayAfter(windowFrom, 2), Quantity: 1}},
 			"ttl_seconds": 3600,
 		}, http.StatusCreated, &hold)
 		viewer := b.MustCreateKey(t, "acme", "viewer")
@@ -246,7 +249,7 @@ func TestRestart_SIGTERMThenStartBringsEverythingBack(t *testing.T) {
 			t.Fatalf("reservation after restart: %+v", got)
 		}
 		var av availabilityResp
-		newClient(s2.url, viewer).MustDo(t, "GET", "/v1/properties/p1/availability?from=2027-01-02&to=2027-01-03&room_type=dlx", nil, http.StatusOK, &av)
+		newClient(s2.url, viewer).MustDo(t, "GET", "/v1/properties/p1/availability?from="+dayAfter(windowFrom, 1)+"&to="+dayAfter(windowFrom, 2)+"&room_type=dlx", nil, http.StatusOK, &av)
 		if n := av.RoomTypes[0].Nights[0]; n.Booked != 2 || n.Held != 1 || n.Available != 2 {
 			t.Fatalf("dlx night after restart: %+v", n)
 		}
@@ -265,7 +268,7 @@ func TestRestart_HoldsExpireAcrossARestart(t *testing.T) {
 			ExpiresAt time.Time `json:"expires_at"`
 		}
 		c.MustDo(t, "POST", "/v1/properties/p1/holds", map[string]any{
-			"stays":       []stay{{RoomType: "dlx", Arrival: "2027-01-05", Departure: "2027-01-06", Quantity: 2}},
+			"stays":       []stay{{RoomType: "dlx", Arrival: dayAfter(windowFrom, 4), Departure: dayAfter(windowFrom, 5), Quantity: 2}},
 			"ttl_seconds": 3,
 		}, http.StatusCreated, &hold)
 		if code := s.stop(t, syscall.SIGTERM); code != 0 {
@@ -277,7 +280,7 @@ func TestRestart_HoldsExpireAcrossARestart(t *testing.T) {
 		deadline := hold.ExpiresAt.Add(5 * time.Second)
 		for {
 			var av availabilityResp
-			c2.MustDo(t, "GET", "/v1/properties/p1/availability?from=2027-01-05&to=2027-01-06", nil, http.StatusOK, &av)
+			c2.MustDo(t, "GET", "/v1/properties/p1/availability?from="+dayAfter(windowFrom, 4)+"&to="+dayAfter(windowFrom, 5), nil, http.StatusOK, &av)
 			n := av.RoomTypes[0].Nights[0]
 			if n.Held == 0 {
 				if time.Now().Before(hold.ExpiresAt) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/docs"
+	"github.com/staylock/staylock/gateway"
 	"github.com/staylock/staylock/internal/testserver"
 )
 
@@ -88,7 +89,7 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 // TestOpenAPI_RealResponsesMatchTheDocument drives a whole session through
 // a client that validates every exchange against docs/openapi.yaml.
 func TestOpenAPI_RealResponsesMatchTheDocument(t *testing.T) {
-	s := testserver.Start(t, "", testserver.Options{})
+	s := testserver.Start(t, "", testserver.Options{Gateway: gateway.Options{Now: inProcessNow}})
 	vt := newValidatingTransport(t)
 	with := func(key string) *client {
 		c := newClient(s.URL, key)

@@ -109,7 +109,7 @@ func TestStream_TwoNodesShareDeltasThroughRedis(t *testing.T) {
 		t.Fatalf("token reused on the other node: %v; want 401", err)
 	}
 
-	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","property":"p1","from":"2027-01-01","to":"2027-02-01"}`)); err != nil {
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","property":"p1","from":"`+windowFrom+`","to":"`+dayAfter(windowFrom, 31)+`"}`)); err != nil {
 		t.Fatal(err)
 	}
 	snap := readStream(t, ws, 10*time.Second)
@@ -120,7 +120,7 @@ func TestStream_TwoNodesShareDeltasThroughRedis(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		start := time.Now()
 		ca.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{
-			"stays": []stay{{RoomType: "dlx", Arrival: "2027-01-10", Departure: "2027-01-12", Quantity: 1}},
+			"stays": []stay{{RoomType: "dlx", Arrival: dayAfter(windowFrom, 9), Departure: dayAfter(windowFrom, 11), Quantity: 1}},
 			"guest": map[string]string{"name": "Ada"}, "channel": "e2e",
 		}, http.StatusCreated, nil)
 		m := readStream(t, ws, 5*time.Second)
@@ -146,7 +146,7 @@ func TestStream_RedisDownDoesNotStopBookings(t *testing.T) {
 	mustSetUpHotel(t, c, []string{"dlx"}, 10)
 
 	ws := mustDialStream(t, s.url, "", http.Header{"Authorization": {"Bearer " + admin}})
-	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","property":"p1","from":"2027-01-01","to":"2027-02-01"}`)); err != nil {
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","property":"p1","from":"`+windowFrom+`","to":"`+dayAfter(windowFrom, 31)+`"}`)); err != nil {
 		t.Fatal(err)
 	}
 	snap := readStream(t, ws, 10*time.Second)
@@ -155,7 +155,7 @@ func TestStream_RedisDownDoesNotStopBookings(t *testing.T) {
 	}
 	start := time.Now()
 	c.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{
-		"stays": []stay{{RoomType: "dlx", Arrival: "2027-01-10", Departure: "2027-01-11", Quantity: 1}},
+		"stays": []stay{{RoomType: "dlx", Arrival: dayAfter(windowFrom, 9), Departure: dayAfter(windowFrom, 10), Quantity: 1}},
 		"guest": map[string]string{"name": "Ada"},
 	}, http.StatusCreated, nil)
 	if d := time.Since(start); d > 2*time.Second {

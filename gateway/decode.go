@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
@@ -68,6 +69,13 @@ func (r responder) decode(c *gin.Context, v any, optional bool) (raw []byte, ok 
 		return raw, true
 	}
 	fe := booking.FieldErrors{}
+	if at := invalidUTF8(raw); at >= 0 {
+		// JSON text is UTF-8; encoding/json would quietly turn the bad
+		// bytes into U+FFFD and store a text the client never sent.
+		fe.Add(bodyField, fmt.Sprintf("is not valid UTF-8 (byte %d)", at))
+		r.fail(c, fe.Err())
+		return nil, false
+	}
 	if !decodeStrict(fe, "", raw, v) {
 		r.fail(c, fe.Err())
 		return nil, false
@@ -90,6 +98,23 @@ func decodeStrict(fe booking.FieldErrors, prefix string, data []byte, v any) boo
 		return false
 	}
 	return true
+}
+
+// invalidUTF8 returns the offset of the first byte of b that is not valid
+// UTF-8, or -1.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 func wholeField(prefix string) string {

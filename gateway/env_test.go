@@ -198,7 +198,7 @@ func newEnv(t *testing.T, backend string, opts ...func(*gateway.Options)) *env {
 	e := &env{t: t, store: store, keys: map[string]string{}, keyIDs: map[string]string{}}
 	e.engine = &faultEngine{Engine: newEngine(t, store)}
 	e.reg = prometheus.NewRegistry()
-	o := gateway.Options{Version: "test-1.2.3", Registry: e.reg}
+	o := gateway.Options{Version: "test-1.2.3", Registry: e.reg, Now: envNow}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -240,6 +240,10 @@ func newEnv(t *testing.T, backend string, opts ...func(*gateway.Options)) *env {
 	e.holdID = hold.ID
 	return e
 }
+
+// envNow is the env's booking clock: the sample dates below (December
+// 2026) stay bookable whatever the day the tests run.
+func envNow() time.Time { return time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC) }
 
 // Sample bodies, valid for the seeded data.
 const (

@@ -36,6 +36,7 @@ func StatusOf(code booking.Code) int {
 const (
 	msgInternal    = "internal error"
 	msgUnavailable = "a dependency is unavailable; nothing was changed"
+	msgInvalidData = "the request holds data the database cannot store; nothing was changed"
 	msgMaybeDone   = "no answer in time: the change may or may not have been made; retry with the same Idempotency-Key"
 )
 
@@ -61,6 +62,17 @@ func apiError(err error, debug bool) *booking.Error {
 	}
 	if errors.Is(err, persistence.ErrNotFound) {
 		return &booking.Error{Code: booking.CodeNotFound, Message: "not found"}
+	}
+	if errors.Is(err, persistence.ErrInvalidData) {
+		// The text rules refuse such data before it reaches a store; this
+		// is the backstop for whatever they miss: the request's fault,
+		// never 500 or "retry".
+		out := &booking.Error{Code: booking.CodeInvalid, Message: msgInvalidData,
+			Details: map[string]any{"fields": map[string]string{bodyField: "holds data the database cannot store"}}}
+		if debug {
+			out.Message = err.Error()
+		}
+		return out
 	}
 	out := &booking.Error{Code: booking.CodeInternal, Message: msgInternal}
 	switch {

@@ -23,6 +23,7 @@ type holdHandler struct {
 	store  persistence.Store
 	engine Engine
 	idem   *idempotency
+	clock  clock
 }
 
 type createHoldBody struct {
@@ -50,6 +51,16 @@ func (h *holdHandler) create(c *gin.Context) {
 	if ttl < booking.MinHoldTTL || ttl > booking.MaxHoldTTL {
 		fe.Add("ttl_seconds", fmt.Sprintf("must be between %d and %d", booking.MinHoldTTL, booking.MaxHoldTTL))
 	}
+	if err := fe.Err(); err != nil {
+		h.fail(c, err)
+		return
+	}
+	w, err := h.clock.window(p)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	w.CheckStays(fe, stays)
 	if err := fe.Err(); err != nil {
 		h.fail(c, err)
 		return

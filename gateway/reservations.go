@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -19,7 +20,6 @@ import (
 // Reservation request limits and defaults.
 const (
 	defaultChannel     = "direct"
-	maxExternalRef     = 200
 	defaultListLimit   = 50
 	maxListLimit       = 500
 	maxCursor          = 1024
@@ -35,6 +35,7 @@ type reservationHandler struct {
 	engine  Engine
 	idem    *idempotency
 	metrics *metrics
+	clock   clock
 }
 
 type createReservationBody struct {
@@ -61,16 +62,24 @@ func (h *reservationHandler) create(c *gin.Context) {
 	guest := decodeGuest(fe, body.Guest)
 	if body.Channel == "" {
 		body.Channel = defaultChannel
-	} else if !channelPattern.MatchString(body.Channel) {
+	} else if booking.ValidateText(fe, "channel", body.Channel, booking.ChannelRule); !channelPattern.MatchString(body.Channel) {
 		fe.Add("channel", channelRuleMessage)
 	}
-	if !printable(body.ExternalRef, maxExternalRef) {
-		fe.Add("external_ref", fmt.Sprintf("must be at most %d printable characters", maxExternalRef))
-	}
+	booking.ValidateText(fe, "external_ref", body.ExternalRef, booking.ExternalRefRule)
 	holdID := deref(body.HoldID)
 	if holdID != "" && !validOpaqueID(holdID) {
 		fe.Add("hold_id", "is not a hold id")
 	}
+	if err := fe.Err(); err != nil {
+		h.fail(c, err)
+		return
+	}
+	w, err := h.clock.window(p)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	w.CheckStays(fe, stays)
 	if err := fe.Err(); err != nil {
 		h.fail(c, err)
 		return
@@ -106,8 +115,12 @@ func (h *reservationHandler) count(channel, success string, err error) {
 	}
 }
 
-// printable reports whether s has at most n bytes and no control characters.
+// printable reports whether s has at most n bytes, is valid UTF-8 and has
+// no control characters.
 func printable(s string, n int) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
 	if len(s) > n {
 		return false
 	}
@@ -185,9 +198,7 @@ func (h *reservationHandler) list(c *gin.Context) {
 		fe.Add("arrival_to", "must be after arrival_from")
 	}
 	f.ExternalRef = c.Query("external_ref")
-	if !printable(f.ExternalRef, maxExternalRef) {
-		fe.Add("external_ref", fmt.Sprintf("must be at most %d printable characters", maxExternalRef))
-	}
+	booking.ValidateText(fe, "external_ref", f.ExternalRef, booking.ExternalRefRule)
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxListLimit {
@@ -245,6 +256,9 @@ func (h *reservationHandler) modify(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	if !h.checkModifyWindow(c, id, stays) {
+		return
+	}
 	call, ok := h.newCall(c, raw, true, http.StatusOK)
 	if !ok {
 		return
@@ -265,6 +279,33 @@ func (h *reservationHandler) modify(c *gin.Context) {
 		h.count(r.Channel, outcomeModified, nil)
 		return r, nil
 	})
+}
+
+// checkModifyWindow applies the property's booking window to a
+// modification: the new stays against the reservation's current ones (the
+// past cannot change; new stays end within the horizon). It answers and
+// returns false when the request cannot go on. The engine reads the
+// reservation again and checks its version, so a change in between is
+// caught there.
+func (h *reservationHandler) checkModifyWindow(c *gin.Context, id string, stays []booking.Stay) bool {
+	cur, ok := h.lookup(c, id)
+	if !ok {
+		return false
+	}
+	p, err := h.store.GetProperty(c.Request.Context(), cur.Tenant, cur.Property)
+	if err == nil {
+		var w booking.Window
+		if w, err = h.clock.window(p); err == nil {
+			fe := booking.FieldErrors{}
+			w.CheckModify(fe, cur.Stays, stays)
+			err = fe.Err()
+		}
+	}
+	if err != nil {
+		h.fail(c, err)
+		return false
+	}
+	return true
 }
 
 // cancel: POST /v1/reservations/{id}/cancel → 200 with "status":"cancelled";

@@ -52,6 +52,10 @@ type Options struct {
 	Stream StreamOptions
 	// RateLimit is the per-API-key limit (429 rate_limited); off when zero.
 	RateLimit RateLimitOptions
+	// Now is the clock of the booking window: which nights a property
+	// sells (from its local today, within its horizon). nil is time.Now;
+	// tests set a fixed instant so that their dates stay bookable.
+	Now func() time.Time
 }
 
 // Server is the HTTP API. It is safe for concurrent use.
@@ -89,6 +93,9 @@ func New(store persistence.Store, engine Engine, log *zap.Logger, opts Options) 
 	opts.IdempotencyTTL = max(opts.IdempotencyTTL, MinIdempotencyTTL)
 	if opts.Version == "" {
 		opts.Version = "dev"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if log == nil {
 		log = zap.NewNop()
@@ -164,9 +171,10 @@ type route struct {
 // routes is the one table of everything the API serves.
 func (s *Server) routes() []route {
 	r := responder{log: s.log, debug: s.opts.Debug, limit: s.opts.BodyLimit}
-	setup := &setupHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem}
-	res := &reservationHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem, metrics: s.metrics}
-	holds := &holdHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem}
+	clk := clock{now: s.opts.Now, zones: &zones{}}
+	setup := &setupHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem, clock: clk}
+	res := &reservationHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem, metrics: s.metrics, clock: clk}
+	holds := &holdHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem, clock: clk}
 	ops := &opsHandler{server: s}
 	dash := &dashboardHandler{}
 	return []route{

@@ -23,6 +23,7 @@ type setupHandler struct {
 	store  persistence.Store
 	engine Engine
 	idem   *idempotency
+	clock  clock
 }
 
 // pathIDs validates the client-chosen ids of the path, named by field.
@@ -65,9 +66,11 @@ func notFound(kind, id string) *booking.Error {
 }
 
 type propertyBody struct {
-	Name     string `json:"name"`
-	Timezone string `json:"timezone"`
-	Currency string `json:"currency"`
+	Name               string  `json:"name"`
+	Timezone           string  `json:"timezone"`
+	Currency           string  `json:"currency"`
+	BookingHorizonDays *int    `json:"booking_horizon_days"`
+	LateCheckinUntil   *string `json:"late_checkin_until"`
 }
 
 // putProperty: PUT /v1/properties/{property} → 201 created / 200 updated.
@@ -81,6 +84,28 @@ func (h *setupHandler) putProperty(c *gin.Context) {
 		return
 	}
 	p := booking.Property{Tenant: tenantOf(c), ID: ids[0], Name: body.Name, Timezone: body.Timezone, Currency: body.Currency}
+	// The window settings are optional: an update that leaves one out
+	// keeps its stored value (so a client that predates them does not reset
+	// them), a new property takes the default.
+	old, err := h.store.GetProperty(c.Request.Context(), p.Tenant, p.ID)
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+	case err != nil:
+		h.fail(c, err)
+		return
+	default:
+		p.BookingHorizonDays, p.LateCheckinUntil = old.BookingHorizonDays, old.LateCheckinUntil
+	}
+	if body.BookingHorizonDays != nil {
+		p.BookingHorizonDays = *body.BookingHorizonDays
+	} else if p.BookingHorizonDays == 0 {
+		p.BookingHorizonDays = booking.DefaultBookingHorizonDays
+	}
+	if body.LateCheckinUntil != nil {
+		p.LateCheckinUntil = *body.LateCheckinUntil
+	} else if p.LateCheckinUntil == "" {
+		p.LateCheckinUntil = booking.DefaultLateCheckinUntil
+	}
 	if err := p.Validate(); err != nil {
 		h.fail(c, err)
 		return
@@ -242,6 +267,16 @@ func (h *setupHandler) updateInventory(c *gin.Context) {
 	}
 	fe := booking.FieldErrors{}
 	updates := decodeUpdates(fe, body.Updates)
+	if err := fe.Err(); err != nil {
+		h.fail(c, err)
+		return
+	}
+	w, err := h.clock.window(p)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	w.CheckUpdates(fe, updates)
 	if err := fe.Err(); err != nil {
 		h.fail(c, err)
 		return

@@ -26,11 +26,11 @@ func newReservationRow(r booking.Reservation, now time.Time) (reservationRow, er
 	}
 	stays, err := json.Marshal(r.Stays)
 	if err != nil {
-		return reservationRow{}, fmt.Errorf("encode stays of reservation %s: %w", r.ID, err)
+		return reservationRow{}, fmt.Errorf("encode stays of reservation %s: %w: %w", r.ID, ErrInvalidData, err)
 	}
 	guest, err := json.Marshal(r.Guest)
 	if err != nil {
-		return reservationRow{}, fmt.Errorf("encode guest of reservation %s: %w", r.ID, err)
+		return reservationRow{}, fmt.Errorf("encode guest of reservation %s: %w: %w", r.ID, ErrInvalidData, err)
 	}
 	r.CreatedAt = StoredTime(orNow(r.CreatedAt, now))
 	r.UpdatedAt = StoredTime(orNow(r.UpdatedAt, now))

@@ -186,6 +186,12 @@ func (s *MemoryStore) RevokeAPIKey(_ context.Context, id string, at time.Time) e
 // kept).
 func (s *MemoryStore) PutProperty(_ context.Context, p booking.Property) (booking.Property, bool, error) {
 	now := s.stamp()
+	p = p.WithDefaults()
+	// The same checks as the durable stores' columns.
+	if p.BookingHorizonDays < 1 || p.BookingHorizonDays > booking.MaxBookingHorizonDays || !booking.ValidClock(p.LateCheckinUntil) {
+		return booking.Property{}, false, fmt.Errorf("put property %s: %w: booking window %d days, late check-in %q",
+			p.ID, ErrInvalidData, p.BookingHorizonDays, p.LateCheckinUntil)
+	}
 	p.CreatedAt = StoredTime(orNow(p.CreatedAt, now))
 	p.UpdatedAt = StoredTime(orNow(p.UpdatedAt, now))
 	k := [2]string{p.Tenant, p.ID}

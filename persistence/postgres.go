@@ -154,24 +154,29 @@ func (s *PostgresStore) PutProperty(ctx context.Context, p booking.Property) (bo
 	p.CreatedAt = StoredTime(orNow(p.CreatedAt, now))
 	p.UpdatedAt = StoredTime(orNow(p.UpdatedAt, now))
 	var created bool
-	err := s.pool.QueryRow(ctx, `INSERT INTO properties (tenant, id, name, timezone, currency, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+	p = p.WithDefaults()
+	err := s.pool.QueryRow(ctx, `INSERT INTO properties (tenant, id, name, timezone, currency,
+			booking_horizon_days, late_checkin_until, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (tenant, id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone,
-			currency = excluded.currency, updated_at = excluded.updated_at
+			currency = excluded.currency, booking_horizon_days = excluded.booking_horizon_days,
+			late_checkin_until = excluded.late_checkin_until, updated_at = excluded.updated_at
 		RETURNING created_at, updated_at, (xmax = 0)`,
-		p.Tenant, p.ID, p.Name, p.Timezone, p.Currency, p.CreatedAt, p.UpdatedAt).Scan(&p.CreatedAt, &p.UpdatedAt, &created)
+		p.Tenant, p.ID, p.Name, p.Timezone, p.Currency, p.BookingHorizonDays, p.LateCheckinUntil,
+		p.CreatedAt, p.UpdatedAt).Scan(&p.CreatedAt, &p.UpdatedAt, &created)
 	if err != nil {
-		return booking.Property{}, false, fmt.Errorf("put property %s: %w", p.ID, err)
+		return booking.Property{}, false, fmt.Errorf("put property %s: %w", p.ID, pgDataError(err))
 	}
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, created, nil
 }
 
-const pgPropertyCols = `tenant, id, name, timezone, currency, created_at, updated_at`
+const pgPropertyCols = `tenant, id, name, timezone, currency, booking_horizon_days, late_checkin_until, created_at, updated_at`
 
 func scanPGProperty(row pgx.Row) (booking.Property, error) {
 	var p booking.Property
-	err := row.Scan(&p.Tenant, &p.ID, &p.Name, &p.Timezone, &p.Currency, &p.CreatedAt, &p.UpdatedAt)
+	err := row.Scan(&p.Tenant, &p.ID, &p.Name, &p.Timezone, &p.Currency, &p.BookingHorizonDays, &p.LateCheckinUntil,
+		&p.CreatedAt, &p.UpdatedAt)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, err
 }
@@ -452,7 +457,7 @@ func (s *PostgresStore) batchFailed(conn *pgxpool.Conn, p *preparedBatch, failed
 		case pgErr.Code == pgCodeIdempotency:
 			return fmt.Errorf("%s: %w", what, ErrIdempotencyTaken)
 		}
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, pgDataError(err))
 	case !errors.As(err, &pgErr) && pgconn.SafeToRetry(err):
 		// Nothing was sent.
 		return fmt.Errorf("%s: %w", what, err)
@@ -636,6 +641,24 @@ func (s *PostgresStore) SetMeta(ctx context.Context, key, value string) error {
 		return fmt.Errorf("set meta %s: %w", key, err)
 	}
 	return nil
+}
+
+// pgDataError marks an error the server raised about the data itself as
+// ErrInvalidData: SQLSTATE class 22 (data exception: NUL or an invalid byte
+// sequence in text, "\u0000" in jsonb, a value out of range), 23 (integrity
+// constraint violation) and 54 (program limit exceeded, such as an index
+// row too large). The fence and idempotency cases of CommitBatch are told
+// apart before this. Any other error is returned as it is.
+func pgDataError(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || len(pgErr.Code) != 5 {
+		return err
+	}
+	switch pgErr.Code[:2] {
+	case "22", "23", "54":
+		return fmt.Errorf("%w: %w", ErrInvalidData, err)
+	}
+	return err
 }
 
 // pgNotFound maps pgx.ErrNoRows to ErrNotFound, naming what was looked for.

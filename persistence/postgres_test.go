@@ -177,3 +177,55 @@ func TestPostgresCancelledBeforeSendIsNotCommitted(t *testing.T) {
 		t.Fatalf("last seq %d, %v; want 0", seq, err)
 	}
 }
+
+// TestPostgresUnstorableTextIsInvalidData: Postgres cannot store NUL in
+// text or "\u0000" in jsonb, and refuses the whole transaction. That is the
+// data's fault, not an outage: CommitBatch says ErrInvalidData (and not
+// fenced, not maybe-committed), writes nothing of the batch, and the same
+// seq commits right after without the bad row.
+func TestPostgresUnstorableTextIsInvalidData(t *testing.T) {
+	s, _ := newPostgres(t)
+	ctx := t.Context()
+	now := time.Now().UTC()
+	good := booking.Reservation{Tenant: "acme", ID: "r_good", Property: "p1", Status: booking.StatusConfirmed,
+		Stays:   []booking.Stay{{RoomType: "dlx", Arrival: booking.DateOf(now) + 30, Departure: booking.DateOf(now) + 31, Quantity: 1}},
+		Guest:   booking.Guest{Name: "Ada"},
+		Channel: "direct", Currency: "EUR", Version: 1, Primary: "dlx", CreatedAt: now, UpdatedAt: now}
+	cases := map[string]func(r *booking.Reservation){
+		"NUL in a text column":       func(r *booking.Reservation) { r.ExternalRef = "A\x00B" },
+		"invalid UTF-8 in text":      func(r *booking.Reservation) { r.ExternalRef = "A\xffB" },
+		"NUL in jsonb (guest name)":  func(r *booking.Reservation) { r.Guest.Name = "A\x00B" },
+		"NUL in jsonb (guest phone)": func(r *booking.Reservation) { r.Guest.Phone = "\x00" },
+		"NUL in the channel (text)":  func(r *booking.Reservation) { r.Channel = "x\x00" },
+	}
+	seq := int64(1)
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			bad := good
+			bad.ID = "r_bad"
+			edit(&bad)
+			err := s.CommitBatch(ctx, persistence.Batch{ActorID: "acme/p1/dlx", FirstSeq: seq,
+				Events: [][]byte{[]byte(`{"kind":"booked"}`), []byte(`{"kind":"booked"}`)}, Reservations: []booking.Reservation{good, bad}})
+			if !errors.Is(err, persistence.ErrInvalidData) || errors.Is(err, persistence.ErrFenced) || errors.Is(err, persistence.ErrMaybeCommitted) {
+				t.Fatalf("commit with %s: %v, want ErrInvalidData alone", name, err)
+			}
+			if last, err := s.LastSeq(ctx, "acme/p1/dlx"); err != nil || last != seq-1 {
+				t.Fatalf("journal at %d (%v) after a refused batch, want %d", last, err, seq-1)
+			}
+			if _, err := s.GetReservation(ctx, "acme", "r_bad"); !errors.Is(err, persistence.ErrNotFound) {
+				t.Fatalf("the bad row was stored: %v", err)
+			}
+			g := good
+			g.ID = fmt.Sprintf("r_good_%d", seq)
+			if err := s.CommitBatch(ctx, persistence.Batch{ActorID: "acme/p1/dlx", FirstSeq: seq,
+				Events: [][]byte{[]byte(`{"kind":"booked"}`)}, Reservations: []booking.Reservation{g}}); err != nil {
+				t.Fatalf("the same seq without the bad row: %v", err)
+			}
+			seq++
+		})
+	}
+	_, _, err := s.PutProperty(ctx, booking.Property{Tenant: "acme", ID: "p9", Name: "A\x00B", Timezone: "UTC", Currency: "EUR"})
+	if !errors.Is(err, persistence.ErrInvalidData) {
+		t.Fatalf("property with NUL in its name: %v, want ErrInvalidData", err)
+	}
+}

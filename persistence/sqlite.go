@@ -221,6 +221,7 @@ func cmpErr(err, def error) error {
 // PutProperty inserts or updates a property.
 func (s *SQLiteStore) PutProperty(ctx context.Context, p booking.Property) (booking.Property, bool, error) {
 	now := s.stamp()
+	p = p.WithDefaults()
 	p.CreatedAt = StoredTime(orNow(p.CreatedAt, now))
 	p.UpdatedAt = StoredTime(orNow(p.UpdatedAt, now))
 	var created bool
@@ -230,8 +231,10 @@ func (s *SQLiteStore) PutProperty(ctx context.Context, p booking.Property) (book
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
-			_, err = tx.ExecContext(ctx, `INSERT INTO properties (tenant, id, name, timezone, currency, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, p.Tenant, p.ID, p.Name, p.Timezone, p.Currency, sqliteTime(p.CreatedAt), sqliteTime(p.UpdatedAt))
+			_, err = tx.ExecContext(ctx, `INSERT INTO properties (tenant, id, name, timezone, currency,
+					booking_horizon_days, late_checkin_until, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.Tenant, p.ID, p.Name, p.Timezone, p.Currency,
+				p.BookingHorizonDays, p.LateCheckinUntil, sqliteTime(p.CreatedAt), sqliteTime(p.UpdatedAt))
 			return err
 		case err != nil:
 			return err
@@ -239,22 +242,25 @@ func (s *SQLiteStore) PutProperty(ctx context.Context, p booking.Property) (book
 		if p.CreatedAt, err = parseSQLiteTime(stored); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE properties SET name = ?, timezone = ?, currency = ?, updated_at = ?
-			WHERE tenant = ? AND id = ?`, p.Name, p.Timezone, p.Currency, sqliteTime(p.UpdatedAt), p.Tenant, p.ID)
+		_, err = tx.ExecContext(ctx, `UPDATE properties SET name = ?, timezone = ?, currency = ?,
+				booking_horizon_days = ?, late_checkin_until = ?, updated_at = ?
+			WHERE tenant = ? AND id = ?`, p.Name, p.Timezone, p.Currency, p.BookingHorizonDays, p.LateCheckinUntil,
+			sqliteTime(p.UpdatedAt), p.Tenant, p.ID)
 		return err
 	})
 	if err != nil {
-		return booking.Property{}, false, fmt.Errorf("put property %s: %w", p.ID, err)
+		return booking.Property{}, false, fmt.Errorf("put property %s: %w", p.ID, sqliteDataError(err))
 	}
 	return p, created, nil
 }
 
-const sqlitePropertyCols = `tenant, id, name, timezone, currency, created_at, updated_at`
+const sqlitePropertyCols = `tenant, id, name, timezone, currency, booking_horizon_days, late_checkin_until, created_at, updated_at`
 
 func scanSQLiteProperty(row interface{ Scan(...any) error }) (booking.Property, error) {
 	var p booking.Property
 	var created, updated string
-	if err := row.Scan(&p.Tenant, &p.ID, &p.Name, &p.Timezone, &p.Currency, &created, &updated); err != nil {
+	if err := row.Scan(&p.Tenant, &p.ID, &p.Name, &p.Timezone, &p.Currency, &p.BookingHorizonDays, &p.LateCheckinUntil,
+		&created, &updated); err != nil {
 		return p, err
 	}
 	return p, parseSQLiteTimes(&created, &p.CreatedAt, &updated, &p.UpdatedAt)
@@ -394,7 +400,7 @@ func (s *SQLiteStore) CommitBatch(ctx context.Context, b Batch) error {
 		if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY && strings.Contains(err.Error(), "journal") {
 			return fmt.Errorf("%s: %w (%v)", what, ErrFenced, err)
 		}
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what, sqliteDataError(err))
 	}
 	if err := ctx.Err(); err != nil {
 		_ = tx.Rollback()
@@ -679,6 +685,19 @@ func sqliteNotFound(what string, err error) error {
 		return fmt.Errorf("%s: %w", what, ErrNotFound)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// sqliteDataError marks an error SQLite raised about the data itself as
+// ErrInvalidData: a constraint the row breaks (CHECK, NOT NULL, UNIQUE …;
+// the journal's primary key, the fence, is told apart before this), a value
+// over SQLite's size limit (SQLITE_TOOBIG) or of the wrong type
+// (SQLITE_MISMATCH). Any other error is returned as it is.
+func sqliteDataError(err error) error {
+	switch sqliteCode(err) & 0xff { // the primary result code
+	case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH:
+		return fmt.Errorf("%w: %w", ErrInvalidData, err)
+	}
+	return err
 }
 
 // sqliteCode is the extended result code of a SQLite error, or 0.

@@ -39,6 +39,12 @@ var (
 	// server may still commit afterwards). Reload to learn what happened;
 	// never guess. Every other CommitBatch error means nothing was written.
 	ErrMaybeCommitted = errors.New("commit outcome unknown")
+	// ErrInvalidData: the database refused the data itself (a value it
+	// cannot store, such as NUL in text on Postgres, or a constraint the
+	// row breaks). Nothing was written, and trying the same data again
+	// fails the same way: it is the request's fault, never an outage.
+	// Fencing and taken idempotency keys are not this error.
+	ErrInvalidData = errors.New("data refused by the database")
 )
 
 // APIKey is a stored key; only the SHA-256 of the secret is kept.

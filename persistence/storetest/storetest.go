@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		{"EnsureTenantTellsCreated", testEnsureTenant},
 		{"APIKeysFoundUntilRevoked", testAPIKeys},
 		{"PropertiesCreatedThenUpdated", testProperties},
+		{"PropertyWindowStoredOrRefusedAsData", testPropertyWindow},
 		{"TimesComeBackUTCMicroseconds", testTimes},
 		{"RoomTypeUpsertedByBatch", testRoomTypes},
 		{"LoadActorReturnsSnapshotAndLaterEvents", testLoadActor},
@@ -190,9 +191,10 @@ func testAPIKeys(t *testing.T, s persistence.Store) {
 
 func testProperties(t *testing.T, s persistence.Store) {
 	c := ctx(t)
-	p := booking.Property{Tenant: "acme", ID: "p1", Name: "Hotel One", Timezone: "Europe/Berlin", Currency: "EUR", CreatedAt: base, UpdatedAt: base}
-	stored, created, err := s.PutProperty(c, p)
+	in := booking.Property{Tenant: "acme", ID: "p1", Name: "Hotel One", Timezone: "Europe/Berlin", Currency: "EUR", CreatedAt: base, UpdatedAt: base}
+	stored, created, err := s.PutProperty(c, in)
 	mustNoErr(t, err, "put property")
+	p := in.WithDefaults() // unset window settings are stored as their defaults
 	if !created || !reflect.DeepEqual(stored, p) {
 		t.Fatalf("first put: created=%v stored=%+v, want created and %+v", created, stored, p)
 	}
@@ -215,7 +217,8 @@ func testProperties(t *testing.T, s persistence.Store) {
 	_, err = s.GetProperty(c, "globex", "p1")
 	mustErrIs(t, err, persistence.ErrNotFound, "property of another tenant")
 
-	p0 := booking.Property{Tenant: "acme", ID: "a0", Name: "Annex", Timezone: "UTC", Currency: "EUR", CreatedAt: base, UpdatedAt: base}
+	p0 := booking.Property{Tenant: "acme", ID: "a0", Name: "Annex", Timezone: "UTC", Currency: "EUR",
+		BookingHorizonDays: 90, LateCheckinUntil: "00:00", CreatedAt: base, UpdatedAt: base}
 	_, _, err = s.PutProperty(c, p0)
 	mustNoErr(t, err, "put a0")
 	_, _, err = s.PutProperty(c, booking.Property{Tenant: "globex", ID: "g1", Name: "G", Timezone: "UTC", Currency: "USD", CreatedAt: base, UpdatedAt: base})
@@ -230,6 +233,38 @@ func testProperties(t *testing.T, s persistence.Store) {
 	if len(list) != 0 {
 		t.Fatalf("empty tenant lists %d properties", len(list))
 	}
+}
+
+// testPropertyWindow: a property's window settings round-trip, and values
+// outside their bounds are refused as data (ErrInvalidData), changing
+// nothing, on every store alike.
+func testPropertyWindow(t *testing.T, s persistence.Store) {
+	c := ctx(t)
+	p := booking.Property{Tenant: "acme", ID: "p1", Name: "H", Timezone: "UTC", Currency: "EUR",
+		BookingHorizonDays: 3650, LateCheckinUntil: "23:59", CreatedAt: base, UpdatedAt: base}
+	_, _, err := s.PutProperty(c, p)
+	mustNoErr(t, err, "put property")
+	for _, bad := range []booking.Property{
+		{BookingHorizonDays: -1, LateCheckinUntil: "12:00"},
+		{BookingHorizonDays: 3651, LateCheckinUntil: "12:00"},
+		{BookingHorizonDays: 30, LateCheckinUntil: "24:00"},
+		{BookingHorizonDays: 30, LateCheckinUntil: "9:00"},
+	} {
+		upd := p
+		upd.BookingHorizonDays, upd.LateCheckinUntil, upd.Name = bad.BookingHorizonDays, bad.LateCheckinUntil, "changed"
+		_, _, err := s.PutProperty(c, upd)
+		mustErrIs(t, err, persistence.ErrInvalidData, fmt.Sprintf("put horizon %d, late check-in %q", bad.BookingHorizonDays, bad.LateCheckinUntil))
+		_, _, err = s.PutProperty(c, booking.Property{Tenant: "acme", ID: "p2", Name: "H2", Timezone: "UTC", Currency: "EUR",
+			BookingHorizonDays: bad.BookingHorizonDays, LateCheckinUntil: bad.LateCheckinUntil})
+		mustErrIs(t, err, persistence.ErrInvalidData, "insert with a bad window")
+	}
+	got, err := s.GetProperty(c, "acme", "p1")
+	mustNoErr(t, err, "get property")
+	if !reflect.DeepEqual(got, p) {
+		t.Fatalf("after refused updates:\n got %+v\nwant %+v", got, p)
+	}
+	_, err = s.GetProperty(c, "acme", "p2")
+	mustErrIs(t, err, persistence.ErrNotFound, "a refused insert")
 }
 
 func testTimes(t *testing.T, s persistence.Store) {

@@ -1,0 +1,54 @@
+package gateway
+
+import (
+	"sync"
+	"time"
+
+	"github.com/staylock/staylock/booking"
+)
+
+// zones caches loaded time zones: time.LoadLocation reads the zone database
+// on every call, and every booking needs its property's zone. A property's
+// zone name was checked when it was stored, so the set of names is small.
+type zones struct {
+	mu  sync.RWMutex
+	loc map[string]*time.Location
+}
+
+func (z *zones) load(name string) (*time.Location, error) {
+	z.mu.RLock()
+	loc, ok := z.loc[name]
+	z.mu.RUnlock()
+	if ok {
+		return loc, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	z.mu.Lock()
+	if z.loc == nil || len(z.loc) > 1000 { // IANA has about 600 names
+		z.loc = map[string]*time.Location{}
+	}
+	z.loc[name] = loc
+	z.mu.Unlock()
+	return loc, nil
+}
+
+// clock tells which nights a property sells now: the gateway owns "now"
+// (Options.Now) and reads the property, so the booking rules stay pure.
+type clock struct {
+	now   func() time.Time
+	zones *zones
+}
+
+// window is p's booking window at this instant.
+func (c clock) window(p booking.Property) (booking.Window, error) {
+	loc, err := c.zones.load(p.Timezone)
+	if err != nil {
+		// Property.Validate loaded it before it was stored: a node whose
+		// zone database lacks it is broken, not the request.
+		return booking.Window{}, booking.Errorf(booking.CodeInternal, "time zone %q of property %s: %v", p.Timezone, p.ID, err)
+	}
+	return booking.BookingWindow(p, loc, c.now()), nil
+}
