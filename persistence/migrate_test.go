@@ -12,7 +12,17 @@ import (
 	"github.com/staylock/staylock/persistence/pgtest"
 )
 
-const migrationCount = 3
+// migrationCount is how many migrations ship, counted from the files so a
+// new migration is tested without editing this number; both backends must
+// ship the same set.
+var migrationCount = func() int {
+	pg, _ := filepath.Glob(filepath.Join("migrations", "postgres", "*.sql"))
+	lite, _ := filepath.Glob(filepath.Join("migrations", "sqlite", "*.sql"))
+	if len(pg) == 0 || len(pg) != len(lite) {
+		panic("persistence/migrations: postgres and sqlite must ship the same, non-empty set of migrations")
+	}
+	return len(pg)
+}()
 
 func TestBackendNamesTheDatabase(t *testing.T) {
 	for url, want := range map[string]string{
