@@ -155,6 +155,7 @@ func TestOpenAPI_RealResponsesMatchTheDocument(t *testing.T) {
 	other.MustDo(t, "GET", "/v1/properties/p1", nil, http.StatusNotFound, nil)
 	other.MustDo(t, "GET", "/v1/reservations/"+res.ID, nil, http.StatusNotFound, nil)
 	viewer.MustDo(t, "POST", "/v1/properties/p1/holds", map[string]any{"stays": holdStays}, http.StatusForbidden, nil)
+	viewer.MustDo(t, "GET", "/v1/reservations/"+res.ID, nil, http.StatusForbidden, nil) // guests' data is not for dashboards
 	anon.MustDo(t, "GET", "/v1/properties", nil, http.StatusUnauthorized, nil)
 	if status, body, err := admin.do(context.Background(), "POST", "/v1/properties/p1/holds", map[string]any{"stays": holdStays, "ttl_seconds": 60},
 		"Idempotency-Key", "k-1"); err != nil || status != http.StatusConflict && status != http.StatusCreated {

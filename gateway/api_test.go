@@ -179,11 +179,11 @@ func TestSetupAndBookingFlow(t *testing.T) {
 		if r.Channel != "direct" || r.Status != "confirmed" || r.Currency != "EUR" || r.TotalPrice != 2*2*9900 || r.Version != 1 {
 			t.Errorf("reservation %+v", r)
 		}
-		got := e.mustStatus(http.StatusOK, e.do("GET", "/v1/reservations/"+r.ID, "a-viewer", ""))
+		got := e.mustStatus(http.StatusOK, e.do("GET", "/v1/reservations/"+r.ID, "a-channel", ""))
 		if !bytes.Equal(got.Body.Bytes(), w.Body.Bytes()) {
 			t.Errorf("GET %s\n201 %s", got.Body.String(), w.Body.String())
 		}
-		mustError(t, e.do("GET", "/v1/reservations/"+r.ID, "b-viewer", ""), http.StatusNotFound, "not_found")
+		mustError(t, e.do("GET", "/v1/reservations/"+r.ID, "b-channel", ""), http.StatusNotFound, "not_found")
 		mustError(t, e.do("POST", "/v1/properties/p1/reservations", "a-channel",
 			`{"stays":[{"room_type":"std","arrival":"2026-12-11","departure":"2026-12-12","quantity":1}],"guest":{"name":"Late"}}`),
 			http.StatusConflict, "sold_out")
@@ -192,20 +192,20 @@ func TestSetupAndBookingFlow(t *testing.T) {
 			Reservations []booking.Reservation `json:"reservations"`
 			NextCursor   *string               `json:"next_cursor"`
 		}
-		e.decode(e.mustStatus(http.StatusOK, e.do("GET", "/v1/properties/p1/reservations?limit=1", "a-viewer", "")), &page)
+		e.decode(e.mustStatus(http.StatusOK, e.do("GET", "/v1/properties/p1/reservations?limit=1", "a-channel", "")), &page)
 		if len(page.Reservations) != 1 || page.NextCursor == nil {
 			t.Fatalf("page 1 %+v", page)
 		}
 		first := page.Reservations[0].ID
-		e.decode(e.mustStatus(http.StatusOK, e.do("GET", "/v1/properties/p1/reservations?limit=1&cursor="+*page.NextCursor, "a-viewer", "")), &page)
+		e.decode(e.mustStatus(http.StatusOK, e.do("GET", "/v1/properties/p1/reservations?limit=1&cursor="+*page.NextCursor, "a-channel", "")), &page)
 		if len(page.Reservations) != 1 || page.Reservations[0].ID == first {
 			t.Fatalf("page 2 %+v", page)
 		}
-		e.decode(e.mustStatus(http.StatusOK, e.do("GET", "/v1/properties/p1/reservations?external_ref=BDC-123", "a-viewer", "")), &page)
+		e.decode(e.mustStatus(http.StatusOK, e.do("GET", "/v1/properties/p1/reservations?external_ref=BDC-123", "a-channel", "")), &page)
 		if len(page.Reservations) != 1 || page.Reservations[0].ID != e.resID || page.NextCursor != nil {
 			t.Errorf("by external_ref %+v", page)
 		}
-		if w := e.do("GET", "/v1/properties/p1/reservations?status=cancelled", "a-viewer", ""); !strings.Contains(w.Body.String(), `"next_cursor":null`) {
+		if w := e.do("GET", "/v1/properties/p1/reservations?status=cancelled", "a-channel", ""); !strings.Contains(w.Body.String(), `"next_cursor":null`) {
 			t.Errorf("last page without next_cursor null: %s", w.Body.String())
 		}
 
@@ -249,7 +249,7 @@ func TestSetupAndBookingFlow(t *testing.T) {
 // indentation, no trailing newline), the bytes the engine stores for replays.
 func TestResponsesAreCompact(t *testing.T) {
 	e := newEnv(t, "sqlite")
-	w := e.mustStatus(http.StatusOK, e.do("GET", "/v1/reservations/"+e.resID, "a-viewer", ""))
+	w := e.mustStatus(http.StatusOK, e.do("GET", "/v1/reservations/"+e.resID, "a-channel", ""))
 	var r booking.Reservation
 	e.decode(w, &r)
 	want, err := json.Marshal(r)

@@ -148,7 +148,9 @@ func (a access) permits(role booking.Role) bool {
 	switch a {
 	case accessPublic, accessRead, accessStream:
 		return role == booking.RoleAdmin || role == booking.RoleChannel || role == booking.RoleViewer
-	case accessBook:
+	case accessBook, accessGuests:
+		// A viewer key is pasted into dashboards: it sees availability
+		// and counts, never a guest's name, email or phone.
 		return role == booking.RoleAdmin || role == booking.RoleChannel
 	case accessAdmin:
 		return role == booking.RoleAdmin

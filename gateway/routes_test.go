@@ -20,6 +20,13 @@ var viewerMayPost = map[string]bool{
 	"POST /v1/stream-tokens": true,
 }
 
+// guestData are the GET routes that carry guests' personal data: a viewer
+// key (the one pasted into dashboards) may not read them.
+var guestData = map[string]bool{
+	"GET /v1/properties/:property/reservations": true,
+	"GET /v1/reservations/:reservation":         true,
+}
+
 // plainStatus is what a route answers an authorised plain request when
 // that is not 200: the stream wants a WebSocket handshake (stream_test.go
 // tests the upgrade itself).
@@ -79,7 +86,7 @@ func (e *env) fill(t *testing.T, path string) string {
 
 // TestEveryRouteIsGuarded walks every route the server declares, so a new
 // route is covered without touching this test: without a key or with a
-// bad, unknown or revoked one it answers 401; a viewer may only GET (403);
+// bad, unknown or revoked one it answers 401; a viewer may only GET, and not guests' data (403);
 // a channel key may not change setup (403); another tenant's key naming
 // tenant A's ids answers 404 as if they did not exist; and tenant A's admin
 // reaches every route (so the 404s are not a wrong sample).
@@ -111,7 +118,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 					mustError(t, w, http.StatusUnauthorized, string(booking.CodeUnauthorized))
 				}
 				switch {
-				case r.Method != http.MethodGet && !viewerMayPost[name]:
+				case guestData[name] || r.Method != http.MethodGet && !viewerMayPost[name]:
 					mustError(t, e.do(r.Method, path, "a-viewer", body), http.StatusForbidden, string(booking.CodeForbidden))
 				case plainStatus[name] != 0:
 					if w := e.do(r.Method, path, "a-viewer", body); w.Code != plainStatus[name] {

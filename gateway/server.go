@@ -157,6 +157,7 @@ const (
 	accessRead                 // any role
 	accessBook                 // admin or channel: availability, holds, reservations
 	accessAdmin                // admin only: setup
+	accessGuests               // admin or channel: reads that carry guests' personal data (reservations)
 	accessStream               // any role, by bearer key or stream token, from an allowed Origin
 )
 
@@ -195,8 +196,8 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/v1/properties/:property/availability", accessRead, setup.availability},
 
 		{http.MethodPost, "/v1/properties/:property/reservations", accessBook, res.create},
-		{http.MethodGet, "/v1/properties/:property/reservations", accessRead, res.list},
-		{http.MethodGet, "/v1/reservations/:reservation", accessRead, res.get},
+		{http.MethodGet, "/v1/properties/:property/reservations", accessGuests, res.list},
+		{http.MethodGet, "/v1/reservations/:reservation", accessGuests, res.get},
 		{http.MethodPatch, "/v1/reservations/:reservation", accessBook, res.modify},
 		{http.MethodPost, "/v1/reservations/:reservation/cancel", accessBook, res.cancel},
 
