@@ -100,8 +100,11 @@ func (s *Server) runCheck(ctx context.Context, ch namedCheck) (res checkResult) 
 	if err == nil {
 		return checkResult{Status: statusOK}
 	}
-	s.log.Warn("check failing", zap.String("check", ch.name), zap.Error(err))
+	s.log.Warn("check failing", zap.String("check", ch.name), zap.Bool("soft", ch.soft), zap.Error(err))
 	res = checkResult{Status: statusFailing, Error: "error"}
+	if ch.soft {
+		res.Status = statusDegraded
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		res.Error = "timeout"
 	}
@@ -111,41 +114,44 @@ func (s *Server) runCheck(ctx context.Context, ch namedCheck) (res checkResult) 
 	return res
 }
 
-// readyz: 200 when every check passes, 503 with the checks otherwise, and
-// 503 {"status":"draining"} while draining.
+// overall is the status of a set of check results: failing when a hard
+// check fails, degraded when only soft ones do.
+func overall(checks map[string]checkResult) string {
+	status := statusOK
+	for _, r := range checks {
+		switch r.Status {
+		case statusFailing:
+			return statusFailing
+		case statusDegraded:
+			status = statusDegraded
+		}
+	}
+	return status
+}
+
+// readyz: 200 while the node can take bookings (hard checks pass; a soft
+// one failing reads "degraded"), 503 with the checks otherwise, and 503
+// {"status":"draining"} while draining.
 func (h *opsHandler) readyz(c *gin.Context) {
 	s := h.server
 	if s.draining.Load() {
 		writeJSON(c, s.log, s.opts.Debug, http.StatusServiceUnavailable, opsResponse{Status: statusDraining})
 		return
 	}
-	checks := s.runChecks(c.Request.Context())
-	out := opsResponse{Status: statusOK, Checks: checks}
-	status := http.StatusOK
-	for _, r := range checks {
-		if r.Status != statusOK {
-			out.Status, status = statusFailing, http.StatusServiceUnavailable
-		}
-	}
-	writeJSON(c, s.log, s.opts.Debug, status, out)
+	h.writeChecks(c, opsResponse{})
 }
 
-// health: diagnostics. failing when the database or the actors fail,
-// degraded when only an added check fails. Always 200 unless failing.
+// health: diagnostics, the checks with the version and whether the node
+// drains; 503 only when failing.
 func (h *opsHandler) health(c *gin.Context) {
 	s := h.server
-	checks := s.runChecks(c.Request.Context())
-	out := opsResponse{Status: statusOK, Version: s.opts.Version, Draining: s.draining.Load(), Checks: checks}
-	for name, r := range checks {
-		if r.Status == statusOK {
-			continue
-		}
-		if name == checkDatabase || name == checkActors {
-			out.Status = statusFailing
-		} else if out.Status == statusOK {
-			out.Status = statusDegraded
-		}
-	}
+	h.writeChecks(c, opsResponse{Version: s.opts.Version, Draining: s.draining.Load()})
+}
+
+func (h *opsHandler) writeChecks(c *gin.Context, out opsResponse) {
+	s := h.server
+	out.Checks = s.runChecks(c.Request.Context())
+	out.Status = overall(out.Checks)
 	status := http.StatusOK
 	if out.Status == statusFailing {
 		status = http.StatusServiceUnavailable

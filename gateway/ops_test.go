@@ -60,9 +60,11 @@ func TestOperations(t *testing.T) {
 	}
 	e.engine.setReady(nil)
 
-	e.srv.AddCheck("bus", func(context.Context) error { return errors.New("redis: connection refused") })
-	b = e.ops(t, "/readyz", http.StatusServiceUnavailable)
-	if b.Checks["bus"].Status != "failing" {
+	// A soft check (the bus) failing degrades, and keeps the node in
+	// rotation: bookings go on without Redis.
+	e.srv.AddSoftCheck("bus", func(context.Context) error { return errors.New("redis: connection refused") })
+	b = e.ops(t, "/readyz", http.StatusOK)
+	if b.Status != "degraded" || b.Checks["bus"].Status != "degraded" || b.Checks["database"].Status != "ok" {
 		t.Errorf("readyz with bus down %+v", b)
 	}
 	if strings.Contains(b.Checks["bus"].Error, "redis") {
@@ -71,8 +73,17 @@ func TestOperations(t *testing.T) {
 	if b = e.ops(t, "/health", http.StatusOK); b.Status != "degraded" {
 		t.Errorf("health with bus down %+v", b)
 	}
-	e.srv.AddCheck("bus", func(ctx context.Context) error { return nil }) // replaces
-	if b = e.ops(t, "/readyz", http.StatusOK); b.Checks["bus"].Status != "ok" {
+	// A hard check failing takes the node out, whatever the soft ones say.
+	e.srv.AddCheck("queue", func(context.Context) error { return errors.New("queue: no table") })
+	if b = e.ops(t, "/readyz", http.StatusServiceUnavailable); b.Status != "failing" || b.Checks["queue"].Status != "failing" {
+		t.Errorf("readyz with queue down %+v", b)
+	}
+	if b = e.ops(t, "/health", http.StatusServiceUnavailable); b.Status != "failing" {
+		t.Errorf("health with queue down %+v", b)
+	}
+	e.srv.AddCheck("queue", func(context.Context) error { return nil }) // replaces
+	e.srv.AddSoftCheck("bus", func(ctx context.Context) error { return nil })
+	if b = e.ops(t, "/readyz", http.StatusOK); b.Status != "ok" || b.Checks["bus"].Status != "ok" {
 		t.Errorf("readyz with bus back %+v", b)
 	}
 

@@ -80,6 +80,7 @@ type Server struct {
 type namedCheck struct {
 	name  string
 	check func(ctx context.Context) error
+	soft  bool // failing degrades, never fails, readiness
 }
 
 // New builds a Server over its store and engine.
@@ -135,18 +136,32 @@ func (s *Server) Close() { s.hub.close() }
 // load balancer stops sending new requests before shutdown.
 func (s *Server) SetDraining(draining bool) { s.draining.Store(draining) }
 
-// AddCheck adds a named readiness and health check (bus, queue, cluster
-// membership). A check with the same name replaces the earlier one.
+// AddCheck adds a named hard check (queue, cluster membership): while it
+// fails /readyz answers 503 and /health "failing", taking the node out of
+// rotation. A check with the same name replaces the earlier one.
 func (s *Server) AddCheck(name string, check func(ctx context.Context) error) {
+	s.addCheck(namedCheck{name: name, check: check})
+}
+
+// AddSoftCheck adds a named check of a dependency the node serves without
+// (the Redis bus: bookings go on, only other nodes' live deltas wait). While
+// it fails the check reads "degraded" and so do /readyz's and /health's
+// status, but /readyz stays 200: a Redis outage must not take every node
+// out of the load balancer at once.
+func (s *Server) AddSoftCheck(name string, check func(ctx context.Context) error) {
+	s.addCheck(namedCheck{name: name, check: check, soft: true})
+}
+
+func (s *Server) addCheck(c namedCheck) {
 	s.checksMu.Lock()
 	defer s.checksMu.Unlock()
 	for i := range s.checks {
-		if s.checks[i].name == name {
-			s.checks[i].check = check
+		if s.checks[i].name == c.name {
+			s.checks[i] = c
 			return
 		}
 	}
-	s.checks = append(s.checks, namedCheck{name: name, check: check})
+	s.checks = append(s.checks, c)
 }
 
 // access is what a route requires of the caller.

@@ -107,7 +107,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 			AllowedOrigins: cfg.CORSAllowedOrigins},
 		RateLimit: limit,
 	})
-	srv.AddCheck("bus", bus.Check)
+	srv.AddSoftCheck("bus", bus.Check)
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)

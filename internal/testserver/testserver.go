@@ -94,7 +94,7 @@ func Start(t testing.TB, dbURL string, opts Options) *Server {
 	}
 	opts.Gateway.Stream.AllowedOrigins = append(opts.Gateway.Stream.AllowedOrigins, url)
 	gw := gateway.New(store, node, zap.NewNop(), opts.Gateway)
-	gw.AddCheck("bus", bus.Check)
+	gw.AddSoftCheck("bus", bus.Check)
 	hs.Config.Handler = gw.Handler()
 	hs.Start()
 	t.Cleanup(func() {
