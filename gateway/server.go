@@ -232,7 +232,7 @@ func (s *Server) buildRouter() *gin.Engine {
 	g.RedirectFixedPath = false
 	_ = g.SetTrustedProxies(nil) // nil cannot fail; client IPs come from the socket
 
-	g.Use(s.requestID, s.observe, s.recover, securityHeaders)
+	g.Use(s.requestID, s.observe, s.recover, securityHeaders, s.corsHandler(s.opts.Stream.AllowedOrigins))
 	g.NoRoute(func(c *gin.Context) {
 		writeError(c, s.log, s.opts.Debug, &errNoRoute)
 	})
