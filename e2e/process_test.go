@@ -78,6 +78,15 @@ func (b backend) MustRunCommand(t *testing.T, args ...string) string {
 	return out.String()
 }
 
+// runCommand runs a staylock subcommand and returns its stdout and stderr
+// together, and its error (non-nil on a non-zero exit).
+func (b backend) runCommand(args ...string) (string, error) {
+	cmd := exec.Command(binary, append(args, "--no-env-file")...)
+	cmd.Env = b.environ()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 // MustCreateKey returns a new key of role for tenant.
 func (b backend) MustCreateKey(t *testing.T, tenant, role string) string {
 	t.Helper()

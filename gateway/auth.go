@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/staylock/staylock/auth"
@@ -15,9 +16,26 @@ import (
 	"github.com/staylock/staylock/persistence"
 )
 
-// keyCacheTTL is how long a found key is trusted without asking the store:
-// a revoked key stops working within this time on every node.
+// keyCacheTTL is how long a found key is trusted without asking the store.
+// Revocation does not wait for it: a revocation raises the key generation,
+// which WatchKeyRevocations applies within a poll. The TTL bounds what a
+// node that cannot reach the database keeps trusting.
 const keyCacheTTL = 5 * time.Second
+
+// Key revocation polling: how often a node reads the key generation, and
+// how often it confirms the generation it applied even when nothing moved
+// (its heartbeat for `keys revoke`).
+const (
+	DefaultKeyPoll  = 250 * time.Millisecond
+	keyConfirmEvery = 2 * time.Second
+)
+
+// KeyNodeLive is how recently a node must have confirmed to count as live
+// for `keys revoke`: past it, every key the node cached has expired (each
+// was looked up while the node reached the database, at most keyConfirmEvery
+// before its last confirmation, and lives keyCacheTTL), plus a second for
+// clock skew between hosts.
+const KeyNodeLive = keyCacheTTL + keyConfirmEvery + time.Second
 
 // keyCacheMax bounds the cache; past it, expired entries are swept and, if
 // that is not enough, the cache starts over.
@@ -34,8 +52,9 @@ type keyCache struct {
 	now   func() time.Time
 	group singleflight.Group
 
-	mu      sync.Mutex
-	entries map[string]cachedKey // by the key's hash
+	mu         sync.Mutex
+	generation int64                // the key generation applied: entries are from it
+	entries    map[string]cachedKey // by the key's hash
 }
 
 type cachedKey struct {
@@ -55,6 +74,7 @@ func (k *keyCache) lookup(ctx context.Context, secret string) (persistence.APIKe
 	now := k.now()
 	k.mu.Lock()
 	e, ok := k.entries[h]
+	gen := k.generation
 	k.mu.Unlock()
 	if ok && now.Before(e.until) {
 		return e.key, nil
@@ -71,7 +91,7 @@ func (k *keyCache) lookup(ctx context.Context, secret string) (persistence.APIKe
 		if key.RevokedAt != nil {
 			return persistence.APIKey{}, persistence.ErrNotFound
 		}
-		k.put(h, key)
+		k.put(h, key, gen)
 		return key, nil
 	})
 	if err != nil {
@@ -83,10 +103,15 @@ func (k *keyCache) lookup(ctx context.Context, secret string) (persistence.APIKe
 	return v.(persistence.APIKey), nil
 }
 
-func (k *keyCache) put(h string, key persistence.APIKey) {
+// put caches key unless the generation moved since its lookup began: the
+// lookup may have read the key before a revocation committed.
+func (k *keyCache) put(h string, key persistence.APIKey, gen int64) {
 	now := k.now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if gen != k.generation {
+		return
+	}
 	if len(k.entries) >= keyCacheMax {
 		for kh, e := range k.entries {
 			if !now.Before(e.until) {
@@ -98,6 +123,56 @@ func (k *keyCache) put(h string, key persistence.APIKey) {
 		}
 	}
 	k.entries[h] = cachedKey{key: key, until: now.Add(k.ttl)}
+}
+
+// apply moves the cache to generation gen, dropping every cached key when
+// it moved; it reports whether it did.
+func (k *keyCache) apply(gen int64) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if gen <= k.generation {
+		return false
+	}
+	k.generation = gen
+	clear(k.entries)
+	return true
+}
+
+// WatchKeyRevocations makes revocations take effect on this node within a
+// poll (Options.KeyPoll): it reads the key generation, drops the key cache
+// when it moved, and confirms the generation it applied under the name node
+// so that `keys revoke` can wait for every live node. It returns when ctx
+// ends.
+func (s *Server) WatchKeyRevocations(ctx context.Context, node string) {
+	tick := time.NewTicker(s.opts.KeyPoll)
+	defer tick.Stop()
+	var confirmed time.Time
+	failing := false
+	for {
+		gen, err := s.store.KeyGeneration(ctx)
+		if err == nil {
+			moved := s.keys.apply(gen)
+			if now := time.Now(); moved || now.Sub(confirmed) >= keyConfirmEvery {
+				if err = s.store.ConfirmKeyGeneration(ctx, node, gen, now); err == nil {
+					confirmed = now
+				}
+			}
+		}
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			s.log.Warn("key revocations: cannot reach the database; cached keys expire on their own", zap.Error(err))
+		case err == nil && failing:
+			s.log.Info("key revocations: the database answers again")
+		}
+		failing = err != nil
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // authenticate requires a live bearer key and puts it into the context.

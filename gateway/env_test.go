@@ -225,7 +225,7 @@ func newEnv(t *testing.T, backend string, opts ...func(*gateway.Options)) *env {
 		}
 	}
 	for _, name := range []string{"a-revoked", "b-revoked"} {
-		if err := store.RevokeAPIKey(ctx, e.keyIDs[name], time.Now()); err != nil {
+		if _, err := store.RevokeAPIKey(ctx, e.keyIDs[name], time.Now()); err != nil {
 			t.Fatalf("revoke: %v", err)
 		}
 	}

@@ -52,6 +52,9 @@ type Options struct {
 	Stream StreamOptions
 	// RateLimit is the per-API-key limit (429 rate_limited); off when zero.
 	RateLimit RateLimitOptions
+	// KeyPoll is how often WatchKeyRevocations reads the key generation
+	// (default 250 ms): a revoked key stops working on this node within it.
+	KeyPoll time.Duration
 	// Now is the clock of the booking window: which nights a property
 	// sells (from its local today, within its horizon). nil is time.Now;
 	// tests set a fixed instant so that their dates stay bookable.
@@ -97,6 +100,9 @@ func New(store persistence.Store, engine Engine, log *zap.Logger, opts Options) 
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.KeyPoll <= 0 {
+		opts.KeyPoll = DefaultKeyPoll
 	}
 	if log == nil {
 		log = zap.NewNop()

@@ -545,7 +545,7 @@ func TestStreamRevokedKeyIsClosed(t *testing.T) {
 	}
 	for _, k := range keys {
 		if auth.HashEqual(k.Hash, auth.HashAPIKey(e.viewer)) {
-			if err := e.srv.Store.RevokeAPIKey(ctx, k.ID, time.Now()); err != nil {
+			if _, err := e.srv.Store.RevokeAPIKey(ctx, k.ID, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

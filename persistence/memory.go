@@ -39,6 +39,7 @@ type MemoryStore struct {
 	holds      map[[2]string]map[string]HoldRow // (tenant, id) → room type → part
 	idem       map[[2]string]IdempotencyRecord
 	meta       map[string]string
+	keyNodes   map[string]memNode // key cache confirmations, by node
 }
 
 // memActor is an actor's journal: the latest snapshot and the events after
@@ -164,22 +165,6 @@ func (s *MemoryStore) ListAPIKeys(_ context.Context) ([]APIKey, error) {
 		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
-}
-
-// RevokeAPIKey marks a key revoked (the first revocation time is kept).
-func (s *MemoryStore) RevokeAPIKey(_ context.Context, id string, at time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.keys[id]
-	if !ok {
-		return fmt.Errorf("api key %s: %w", id, ErrNotFound)
-	}
-	if k.RevokedAt == nil {
-		t := StoredTime(at)
-		k.RevokedAt = &t
-		s.keys[id] = k
-	}
-	return nil
 }
 
 // PutProperty inserts or updates a property (CreatedAt of a stored one is

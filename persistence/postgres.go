@@ -136,17 +136,6 @@ func (s *PostgresStore) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 	return keys, nil
 }
 
-// RevokeAPIKey marks a key revoked (the first revocation time is kept).
-func (s *PostgresStore) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`, id, StoredTime(at))
-	if err != nil {
-		return fmt.Errorf("revoke api key %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("api key %s: %w", id, ErrNotFound)
-	}
-	return nil
-}
 
 // PutProperty inserts or updates a property.
 func (s *PostgresStore) PutProperty(ctx context.Context, p booking.Property) (booking.Property, bool, error) {

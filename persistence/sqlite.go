@@ -198,17 +198,6 @@ func (s *SQLiteStore) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 	return keys, nil
 }
 
-// RevokeAPIKey marks a key revoked (the first revocation time is kept).
-func (s *SQLiteStore) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, sqliteTime(at), id)
-	if err != nil {
-		return fmt.Errorf("revoke api key %s: %w", id, err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return fmt.Errorf("api key %s: %w", id, cmpErr(err, ErrNotFound))
-	}
-	return nil
-}
 
 // cmpErr returns err, or def when err is nil.
 func cmpErr(err, def error) error {

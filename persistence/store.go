@@ -28,6 +28,8 @@ import (
 var (
 	// ErrNotFound: no such row (in this tenant).
 	ErrNotFound = errors.New("not found")
+	// ErrAlreadyRevoked: RevokeAPIKey of a key that was revoked before.
+	ErrAlreadyRevoked = errors.New("api key already revoked")
 	// ErrFenced: another activation of the actor committed this seq first.
 	// Nothing of the batch was written; the caller's state is stale.
 	ErrFenced = errors.New("actor fenced: journal sequence already taken")
@@ -153,9 +155,19 @@ type Store interface {
 	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
 	// ListAPIKeys lists every key, revoked ones too, by tenant and age.
 	ListAPIKeys(ctx context.Context) ([]APIKey, error)
-	// RevokeAPIKey marks a key revoked (revoking twice keeps the first
-	// time); ErrNotFound for an unknown id.
-	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	// RevokeAPIKey marks a key revoked and, in the same transaction, raises
+	// the key generation, which it returns: nodes drop their key caches
+	// when it moves. ErrNotFound for an unknown id, ErrAlreadyRevoked (and
+	// nothing changed) for a revoked one.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) (generation int64, err error)
+	// KeyGeneration is the current key generation (0 before any revocation).
+	KeyGeneration(ctx context.Context) (int64, error)
+	// ConfirmKeyGeneration records that node has dropped every key cached
+	// before generation, at time at.
+	ConfirmKeyGeneration(ctx context.Context, node string, generation int64, at time.Time) error
+	// KeyGenerationLaggards lists the nodes confirmed at or after seenSince
+	// (the live ones) whose confirmed generation is below generation.
+	KeyGenerationLaggards(ctx context.Context, generation int64, seenSince time.Time) ([]string, error)
 
 	// PutProperty inserts or updates a property (keeps CreatedAt on update;
 	// zero times mean now) and returns it as stored.

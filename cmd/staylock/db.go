@@ -16,6 +16,7 @@ import (
 	"github.com/staylock/staylock/auth"
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/config"
+	"github.com/staylock/staylock/gateway"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -244,10 +245,16 @@ func newKeysCmd(a *app) *cobra.Command {
 	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	list.Flags().StringVar(&onlyTenant, "tenant", "", "only this tenant's keys")
 
+	var wait time.Duration
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
-		Short: "Revoke an API key by its id (key_…); it stops working at once",
-		Args:  cobra.ExactArgs(1),
+		Short: "Revoke an API key by its id (key_…); returns once no live node accepts it",
+		Long: `Revoke an API key by its id (key_…). The command returns once every live
+node has dropped the key from its cache, so the key answers 401 everywhere
+when it exits 0. A node counts as live while it confirms the key generation
+(every 2 s); a node that stopped confirming holds no cached key past its
+cache's lifetime. Revoking a revoked key changes nothing and exits 1.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			st, _, err := a.openStore(ctx)
@@ -255,17 +262,10 @@ func newKeysCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			id := args[0]
-			if err := st.RevokeAPIKey(ctx, id, time.Now().UTC()); err != nil {
-				if errors.Is(err, persistence.ErrNotFound) {
-					return fmt.Errorf("no API key with id %q (see `staylock keys list`)", id)
-				}
-				return fmt.Errorf("revoke key: %w", err)
-			}
-			fmt.Fprintf(a.stdout, "revoked API key %s\n", id)
-			return nil
+			return revokeKey(ctx, st, args[0], wait, a.stdout)
 		},
 	}
+	revoke.Flags().DurationVar(&wait, "wait", 15*time.Second, "how long to wait for every live node to drop the key")
 
 	cmd.AddCommand(create, list, revoke)
 	return cmd
@@ -290,4 +290,45 @@ func writeKeys(w io.Writer, keys []persistence.APIKey, asJSON bool) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Tenant, k.Role, k.Name, k.CreatedAt.UTC().Format(time.RFC3339), status)
 	}
 	return tw.Flush()
+}
+
+// revokeKey revokes key id and waits until no live node trusts it.
+func revokeKey(ctx context.Context, st persistence.Store, id string, wait time.Duration, out io.Writer) error {
+	gen, err := st.RevokeAPIKey(ctx, id, time.Now().UTC())
+	switch {
+	case errors.Is(err, persistence.ErrNotFound):
+		return fmt.Errorf("no API key with id %q (see `staylock keys list`)", id)
+	case errors.Is(err, persistence.ErrAlreadyRevoked):
+		when := ""
+		if keys, lerr := st.ListAPIKeys(ctx); lerr == nil {
+			for _, k := range keys {
+				if k.ID == id && k.RevokedAt != nil {
+					when = " at " + k.RevokedAt.UTC().Format(time.RFC3339)
+				}
+			}
+		}
+		return fmt.Errorf("API key %s was already revoked%s; nothing changed", id, when)
+	case err != nil:
+		return fmt.Errorf("revoke key: %w", err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		lag, err := st.KeyGenerationLaggards(ctx, gen, time.Now().Add(-gateway.KeyNodeLive))
+		if err != nil {
+			return fmt.Errorf("revoked API key %s, but could not check the nodes: %w", id, err)
+		}
+		if len(lag) == 0 {
+			fmt.Fprintf(out, "revoked API key %s; no live node accepts it any more\n", id)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("revoked API key %s, but %d node(s) did not confirm within %s: %s; each stops trusting it within %s of its last confirmation",
+				id, len(lag), wait, strings.Join(lag, ", "), gateway.KeyNodeLive)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -254,6 +254,10 @@ func TestKeysOnEmbeddedDatabase(t *testing.T) {
 		t.Errorf("revoked key not shown as revoked:\n%s", r.stdout)
 	}
 
+	r = staylock(t, "", e, "keys", "revoke", id)
+	if r.code != 1 || !containsAll(r.stderr, id, "already revoked at", "nothing changed") {
+		t.Errorf("revoke twice: %v", r)
+	}
 	r = staylock(t, "", e, "keys", "revoke", "key_doesnotexist")
 	if r.code != 1 || !strings.Contains(r.stderr, "no API key with id") {
 		t.Errorf("revoke unknown id: %v", r)

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"strings"
 	"time"
 
@@ -112,6 +114,9 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go srv.WatchKeyRevocations(watchCtx, keyNodeName(ln.Addr()))
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
@@ -285,4 +290,15 @@ func createBenchKey(ctx context.Context, store persistence.Store) (string, error
 		return "", fmt.Errorf("create bench key: %w", err)
 	}
 	return secret, nil
+}
+
+// keyNodeName names this process in key revocation confirmations: host,
+// HTTP port and a random suffix, so that a restarted node is a new name (the
+// old one ages out of `keys revoke`'s live window).
+func keyNodeName(addr net.Addr) string {
+	host, _ := os.Hostname()
+	_, port, _ := net.SplitHostPort(addr.String())
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s:%s#%x", host, port, b)
 }

@@ -97,9 +97,17 @@ func Start(t testing.TB, dbURL string, opts Options) *Server {
 	gw.AddSoftCheck("bus", bus.Check)
 	hs.Config.Handler = gw.Handler()
 	hs.Start()
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		gw.WatchKeyRevocations(watchCtx, "testserver "+url)
+	}()
 	t.Cleanup(func() {
 		hs.Close()
 		gw.Close()
+		stopWatch()
+		<-watched
 		node.Shutdown(false)
 		if opts.Bus == nil {
 			_ = bus.Close()

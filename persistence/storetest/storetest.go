@@ -174,12 +174,44 @@ func testAPIKeys(t *testing.T, s persistence.Store) {
 	_, err = s.APIKeyByHash(c, []byte("nope"))
 	mustErrIs(t, err, persistence.ErrNotFound, "unknown hash")
 
+	gen0, err := s.KeyGeneration(c)
+	mustNoErr(t, err, "key generation")
 	revokedAt := base.Add(time.Hour)
-	mustNoErr(t, s.RevokeAPIKey(c, "k2", revokedAt), "revoke k2")
+	gen, err := s.RevokeAPIKey(c, "k2", revokedAt)
+	mustNoErr(t, err, "revoke k2")
+	if gen != gen0+1 {
+		t.Fatalf("revocation raised the key generation %d → %d, want +1", gen0, gen)
+	}
+	if now, err := s.KeyGeneration(c); err != nil || now != gen {
+		t.Fatalf("key generation after revoke = %d, %v; want %d", now, err, gen)
+	}
 	_, err = s.APIKeyByHash(c, []byte("hash-2"))
 	mustErrIs(t, err, persistence.ErrNotFound, "revoked key by hash")
-	mustNoErr(t, s.RevokeAPIKey(c, "k2", revokedAt.Add(time.Hour)), "revoke k2 again")
-	mustErrIs(t, s.RevokeAPIKey(c, "nope", revokedAt), persistence.ErrNotFound, "revoke unknown key")
+	_, err = s.RevokeAPIKey(c, "k2", revokedAt.Add(time.Hour))
+	mustErrIs(t, err, persistence.ErrAlreadyRevoked, "revoke k2 again")
+	_, err = s.RevokeAPIKey(c, "nope", revokedAt)
+	mustErrIs(t, err, persistence.ErrNotFound, "revoke unknown key")
+	if now, _ := s.KeyGeneration(c); now != gen {
+		t.Fatalf("a refused revocation moved the key generation to %d, want %d", now, gen)
+	}
+
+	// Nodes confirm the generation they applied; laggards are the live
+	// nodes below a generation. A confirmation never moves a node back.
+	mustNoErr(t, s.ConfirmKeyGeneration(c, "node-a", gen, base), "confirm a")
+	mustNoErr(t, s.ConfirmKeyGeneration(c, "node-b", gen-1, base), "confirm b")
+	mustNoErr(t, s.ConfirmKeyGeneration(c, "node-gone", gen-1, base.Add(-time.Hour)), "confirm gone")
+	lag, err := s.KeyGenerationLaggards(c, gen, base.Add(-time.Minute))
+	mustNoErr(t, err, "laggards")
+	if !reflect.DeepEqual(lag, []string{"node-b"}) {
+		t.Fatalf("laggards %v, want [node-b] (node-gone was last seen before the window)", lag)
+	}
+	mustNoErr(t, s.ConfirmKeyGeneration(c, "node-a", gen-1, base.Add(time.Second)), "confirm a, older")
+	mustNoErr(t, s.ConfirmKeyGeneration(c, "node-b", gen, base.Add(time.Second)), "confirm b, caught up")
+	lag, err = s.KeyGenerationLaggards(c, gen, base.Add(-time.Minute))
+	mustNoErr(t, err, "laggards")
+	if len(lag) != 0 {
+		t.Fatalf("laggards %v after every node confirmed", lag)
+	}
 
 	keys, err := s.ListAPIKeys(c)
 	mustNoErr(t, err, "list keys")
