@@ -136,7 +136,6 @@ func (s *PostgresStore) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 	return keys, nil
 }
 
-
 // PutProperty inserts or updates a property.
 func (s *PostgresStore) PutProperty(ctx context.Context, p booking.Property) (booking.Property, bool, error) {
 	now := s.stamp()

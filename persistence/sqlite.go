@@ -198,7 +198,6 @@ func (s *SQLiteStore) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
 	return keys, nil
 }
 
-
 // cmpErr returns err, or def when err is nil.
 func cmpErr(err, def error) error {
 	if err != nil {
