@@ -547,7 +547,7 @@ func (a *inventoryActor) currentRow(id string) (booking.Reservation, error) {
 	defer cancel()
 	r, err := a.store.GetReservation(ctx, a.tenant, id)
 	if errors.Is(err, persistence.ErrNotFound) || (err == nil && r.Property != a.property) {
-		return r, booking.Errorf(booking.CodeNotFound, "reservation %s not found", id)
+		return r, booking.NotFound(booking.KindReservation, id)
 	}
 	if err != nil {
 		return r, fmt.Errorf("read reservation %s: %w", id, err)
@@ -578,10 +578,11 @@ func (a *inventoryActor) decideModify(e *entry) error {
 		return err
 	}
 	if cur.Status != booking.StatusConfirmed {
-		return booking.Errorf(booking.CodeConflict, "reservation %s is %s", row.ID, cur.Status)
+		return booking.Conflict(booking.KindReservation, row.ID, map[string]any{"status": cur.Status}, "reservation %s is %s", row.ID, cur.Status)
 	}
 	if cur.Version != c.ExpectVersion {
-		return booking.Errorf(booking.CodeConflict, "reservation %s changed meanwhile (version %d, expected %d); retry", row.ID, cur.Version, c.ExpectVersion)
+		return booking.Conflict(booking.KindReservation, row.ID, map[string]any{"version": cur.Version},
+			"reservation %s changed meanwhile (version %d, expected %d); retry", row.ID, cur.Version, c.ExpectVersion)
 	}
 	ev, err := a.tentative.DecideModify(a.roomType, row.ID, stays)
 	if err != nil {
@@ -678,7 +679,7 @@ func (a *inventoryActor) decideConvert(e *entry) error {
 // is in it, nothing unacknowledged is.
 func (a *inventoryActor) availability(c *Command) *Reply {
 	if !a.committed.Exists {
-		return errReply(booking.Errorf(booking.CodeNotFound, "room type %s not found", a.roomType))
+		return errReply(booking.NotFound(booking.KindRoomType, a.roomType))
 	}
 	nights := a.committed.Availability(booking.Date(c.From), booking.Date(c.To))
 	res, _ := json.Marshal(nights)

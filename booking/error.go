@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"unicode/utf8"
 )
 
 // Code is a stable, machine-readable error code of the public API.
@@ -129,4 +130,48 @@ func SoldOut(roomType string, nights []Date) *Error {
 		Message: fmt.Sprintf("not enough %s rooms on %d night(s)", roomType, len(nights)),
 		Details: map[string]any{"room_type": roomType, "nights": names},
 	}
+}
+
+// maxEcho bounds a client-given value echoed back in an error, so that a
+// hostile id cannot make an error answer large.
+const maxEcho = 64
+
+// Echo returns s cut to maxEcho bytes (on a rune boundary) with "…" when cut.
+func Echo(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// Kinds of things an error names in details.kind.
+const (
+	KindProperty       = "property"
+	KindRoomType       = "room_type"
+	KindReservation    = "reservation"
+	KindHold           = "hold"
+	KindRoute          = "route"
+	KindIdempotencyKey = "idempotency_key"
+)
+
+// NotFound is the error for a kind (property, room_type, reservation, hold,
+// route) and id that do not exist in the caller's tenant; details name both.
+func NotFound(kind, id string) *Error {
+	id = Echo(id)
+	return &Error{Code: CodeNotFound, Message: fmt.Sprintf("%s %s not found", kind, id),
+		Details: map[string]any{"kind": kind, "id": id}}
+}
+
+// Conflict is the error for a change the state of kind id does not allow;
+// details name both, and extra adds more (status, version, nights).
+func Conflict(kind, id string, extra map[string]any, format string, args ...any) *Error {
+	d := map[string]any{"kind": kind, "id": Echo(id)}
+	for k, v := range extra {
+		d[k] = v
+	}
+	return &Error{Code: CodeConflict, Message: fmt.Sprintf(format, args...), Details: d}
 }

@@ -331,8 +331,7 @@ func (inv *Inventory) checkFit(roomType string, add, release map[Date]int32) err
 
 func (inv *Inventory) requireExists(roomType string) error {
 	if !inv.Exists {
-		return &Error{Code: CodeNotFound, Message: fmt.Sprintf("room type %s not found", roomType),
-			Details: map[string]any{"room_type": roomType}}
+		return NotFound(KindRoomType, roomType)
 	}
 	return nil
 }
@@ -343,7 +342,7 @@ func (inv *Inventory) DecideBook(roomType, res string, stays []Stay) (Event, err
 		return Event{}, err
 	}
 	if _, ok := inv.Allocations[res]; ok {
-		return Event{}, Errorf(CodeConflict, "reservation %s already holds rooms of %s", res, roomType)
+		return Event{}, Conflict(KindReservation, res, map[string]any{"room_type": roomType}, "reservation %s already holds rooms of %s", res, roomType)
 	}
 	if err := inv.checkRestrictions(roomType, stays); err != nil {
 		return Event{}, err
@@ -393,7 +392,7 @@ func (inv *Inventory) DecideHold(roomType, hold string, stays []Stay, expiresAt 
 		return Event{}, err
 	}
 	if _, ok := inv.Holds[hold]; ok {
-		return Event{}, Errorf(CodeConflict, "hold %s exists", hold)
+		return Event{}, Conflict(KindHold, hold, nil, "hold %s exists", hold)
 	}
 	if err := inv.checkRestrictions(roomType, stays); err != nil {
 		return Event{}, err
@@ -418,11 +417,10 @@ func (inv *Inventory) DecideReleaseHold(hold, reason string) (e Event, ok bool) 
 func (inv *Inventory) DecideConvertHold(roomType, hold, res string, stays []Stay) (Event, error) {
 	h, ok := inv.Holds[hold]
 	if !ok {
-		return Event{}, Errorf(CodeConflict, "hold %s has expired or was released", hold)
+		return Event{}, Conflict(KindHold, hold, nil, "hold %s has expired or was released", hold)
 	}
 	if stays != nil && !SameStays(h.Stays, stays) {
-		return Event{}, &Error{Code: CodeConflict, Message: fmt.Sprintf("stays of %s differ from hold %s", roomType, hold),
-			Details: map[string]any{"room_type": roomType, "hold_id": hold}}
+		return Event{}, Conflict(KindHold, hold, map[string]any{"room_type": roomType}, "stays of %s differ from hold %s", roomType, hold)
 	}
 	return Event{Kind: EventHoldConverted, Hold: hold, Reservation: res}, nil
 }
@@ -464,9 +462,8 @@ func (inv *Inventory) DecideRoomType(roomType, name string, rooms int32, price i
 		}
 	}
 	if len(short) > 0 {
-		return Event{}, &Error{Code: CodeConflict,
-			Message: fmt.Sprintf("rooms %d is below what is booked or held on %d night(s)", rooms, len(short)),
-			Details: map[string]any{"room_type": roomType, "nights": short}}
+		return Event{}, Conflict(KindRoomType, roomType, map[string]any{"room_type": roomType, "nights": short},
+			"rooms %d is below what is booked or held on %d night(s)", rooms, len(short))
 	}
 	return Event{Kind: EventRoomTypeSet, Name: name, Rooms: rooms, Price: price}, nil
 }
@@ -492,9 +489,8 @@ func (inv *Inventory) DecideInventory(roomType string, updates []InventoryUpdate
 		}
 	}
 	if len(short) > 0 {
-		return Event{}, 0, &Error{Code: CodeConflict,
-			Message: fmt.Sprintf("total is below what is booked or held on %d night(s) of %s", len(short), roomType),
-			Details: map[string]any{"room_type": roomType, "nights": short}}
+		return Event{}, 0, Conflict(KindRoomType, roomType, map[string]any{"room_type": roomType, "nights": short},
+			"total is below what is booked or held on %d night(s) of %s", len(short), roomType)
 	}
 	return Event{Kind: EventInventorySet, Updates: updates}, nights, nil
 }

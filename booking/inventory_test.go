@@ -577,7 +577,7 @@ func TestHolds(t *testing.T) {
 				_, err := inv.DecideConvertHold("dlx", "h1", "r1", stays)
 				return err
 			})
-			if e.Details["hold_id"] != "h1" || e.Details["room_type"] != "dlx" {
+			if e.Details["kind"] != "hold" || e.Details["id"] != "h1" || e.Details["room_type"] != "dlx" {
 				t.Fatalf("details %v", e.Details)
 			}
 		}

@@ -367,7 +367,7 @@ func (c *Client) CreateReservation(ctx context.Context, nr NewReservation, idem 
 func (c *Client) confirmHold(ctx context.Context, nr NewReservation, row booking.Reservation, primary string, secondaries []string, idem *Idem) (booking.Reservation, error) {
 	parts, err := c.store.HoldRows(ctx, nr.Tenant, nr.HoldID)
 	if errors.Is(err, persistence.ErrNotFound) {
-		return booking.Reservation{}, booking.Errorf(booking.CodeConflict, "hold %s has expired, was released or does not exist", nr.HoldID)
+		return booking.Reservation{}, booking.Conflict(booking.KindHold, nr.HoldID, nil, "hold %s has expired, was released or does not exist", nr.HoldID)
 	}
 	if err != nil {
 		return booking.Reservation{}, fmt.Errorf("read hold: %w", err)
@@ -375,7 +375,7 @@ func (c *Client) confirmHold(ctx context.Context, nr NewReservation, row booking
 	var held []string
 	for _, p := range parts {
 		if p.Property != nr.Property {
-			return booking.Reservation{}, booking.Errorf(booking.CodeConflict, "hold %s belongs to another property", nr.HoldID)
+			return booking.Reservation{}, booking.Conflict(booking.KindHold, nr.HoldID, nil, "hold %s belongs to another property", nr.HoldID)
 		}
 		held = append(held, p.RoomType)
 	}
@@ -383,8 +383,7 @@ func (c *Client) confirmHold(ctx context.Context, nr NewReservation, row booking
 	slices.Sort(held)
 	slices.Sort(want)
 	if !slices.Equal(held, want) {
-		return booking.Reservation{}, &booking.Error{Code: booking.CodeConflict,
-			Message: fmt.Sprintf("stays do not match hold %s", nr.HoldID), Details: map[string]any{"hold_id": nr.HoldID}}
+		return booking.Reservation{}, booking.Conflict(booking.KindHold, nr.HoldID, nil, "stays do not match hold %s", nr.HoldID)
 	}
 	row.ID = actors.ReservationIDFor(nr.HoldID)
 	var otherPrice int64
@@ -464,7 +463,7 @@ func (c *Client) convertParts(tenant, property, holdID, resID string, rts []stri
 func (c *Client) reservation(ctx context.Context, tenant, id string) (booking.Reservation, error) {
 	r, err := c.store.GetReservation(ctx, tenant, id)
 	if errors.Is(err, persistence.ErrNotFound) {
-		return r, booking.Errorf(booking.CodeNotFound, "reservation %s not found", id)
+		return r, booking.NotFound(booking.KindReservation, id)
 	}
 	if err != nil {
 		return r, fmt.Errorf("read reservation: %w", err)
@@ -483,7 +482,7 @@ func (c *Client) ModifyReservation(ctx context.Context, tenant, id string, stays
 		return cur, err
 	}
 	if cur.Status != booking.StatusConfirmed {
-		return cur, booking.Errorf(booking.CodeConflict, "reservation %s is %s", id, cur.Status)
+		return cur, booking.Conflict(booking.KindReservation, id, map[string]any{"status": cur.Status}, "reservation %s is %s", id, cur.Status)
 	}
 	row := cur
 	row.Stays = stays
@@ -601,7 +600,7 @@ func (c *Client) CreateHold(ctx context.Context, tenant, property string, stays 
 func (c *Client) ReleaseHold(ctx context.Context, tenant, id string, idem *Idem) error {
 	parts, err := c.store.HoldRows(ctx, tenant, id)
 	if errors.Is(err, persistence.ErrNotFound) {
-		return booking.Errorf(booking.CodeNotFound, "hold %s not found (it may have expired)", id)
+		return booking.NotFound(booking.KindHold, id)
 	}
 	if err != nil {
 		return fmt.Errorf("read hold: %w", err)

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -181,7 +183,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	secret = strings.TrimSpace(secret)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="staylock"`)
-		writeError(c, s.log, s.opts.Debug, booking.Errorf(booking.CodeUnauthorized, "an API key is required: Authorization: Bearer <key>"))
+		writeError(c, s.log, s.opts.Debug, unauthorized(reasonMissingKey, "an API key is required: Authorization: Bearer <key>"))
 		return
 	}
 	var key persistence.APIKey
@@ -191,7 +193,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	if errors.Is(err, persistence.ErrNotFound) {
 		c.Header("WWW-Authenticate", `Bearer realm="staylock", error="invalid_token"`)
-		writeError(c, s.log, s.opts.Debug, booking.Errorf(booking.CodeUnauthorized, "unknown or revoked API key"))
+		writeError(c, s.log, s.opts.Debug, unauthorized(reasonInvalidKey, "unknown or revoked API key"))
 		return
 	}
 	if err != nil {
@@ -218,20 +220,30 @@ func tenantOf(c *gin.Context) string {
 	return k.Tenant
 }
 
-// permits reports whether role may use a route needing a.
-func (a access) permits(role booking.Role) bool {
+// The roles each access allows (shared, read only: no allocation per request).
+var (
+	rolesAny   = []string{string(booking.RoleAdmin), string(booking.RoleChannel), string(booking.RoleViewer)}
+	rolesBook  = []string{string(booking.RoleAdmin), string(booking.RoleChannel)}
+	rolesAdmin = []string{string(booking.RoleAdmin)}
+)
+
+// roles are the roles that may use a route needing a.
+func (a access) roles() []string {
 	switch a {
 	case accessPublic, accessRead, accessStream:
-		return role == booking.RoleAdmin || role == booking.RoleChannel || role == booking.RoleViewer
+		return rolesAny
 	case accessBook, accessGuests:
 		// A viewer key is pasted into dashboards: it sees availability
 		// and counts, never a guest's name, email or phone.
-		return role == booking.RoleAdmin || role == booking.RoleChannel
+		return rolesBook
 	case accessAdmin:
-		return role == booking.RoleAdmin
+		return rolesAdmin
 	}
-	return false
+	return nil
 }
+
+// permits reports whether role may use a route needing a.
+func (a access) permits(role booking.Role) bool { return slices.Contains(a.roles(), string(role)) }
 
 // authorize refuses roles that may not use the route.
 func authorize(a access) gin.HandlerFunc {
@@ -239,7 +251,8 @@ func authorize(a access) gin.HandlerFunc {
 		k, _ := apiKeyOf(c)
 		if !a.permits(k.Role) {
 			c.Abort()
-			e := booking.Errorf(booking.CodeForbidden, "the %s role may not do this", k.Role)
+			e := forbidden(reasonRole, fmt.Sprintf("the %s role may not do this", k.Role),
+				map[string]any{"role": string(k.Role), "allowed_roles": slices.Clone(a.roles())})
 			c.Data(StatusOf(e.Code), contentTypeJSON, marshalError(e))
 			return
 		}

@@ -15,8 +15,10 @@ const corsMaxAge = 10 * time.Minute
 
 // errOriginRefused answers a preflight from an origin not in
 // CORS_ALLOWED_ORIGINS.
-var errOriginRefused = booking.Error{Code: booking.CodeForbidden,
-	Message: "this page's origin may not call the API: add it to CORS_ALLOWED_ORIGINS"}
+func errOriginRefused(origin string) *booking.Error {
+	return forbidden(reasonOrigin, "this page's origin may not call the API: add it to CORS_ALLOWED_ORIGINS",
+		map[string]any{"origin": booking.Echo(origin)})
+}
 
 // corsHandler lets pages on the allowed origins (CORS_ALLOWED_ORIGINS, the
 // same list that guards the stream's Origin check) call the REST API: a
@@ -58,7 +60,7 @@ func (s *Server) corsHandler(origins []string) gin.HandlerFunc {
 		case isAllowed(origin):
 			lib(c)
 		case c.Request.Method == http.MethodOptions:
-			writeError(c, s.log, s.opts.Debug, &errOriginRefused)
+			writeError(c, s.log, s.opts.Debug, errOriginRefused(origin))
 		default:
 			c.Next()
 		}

@@ -36,7 +36,7 @@ func (d *dashboardHandler) index(c *gin.Context) {
 	b, err := web.ReadFile("web/index.html")
 	if err != nil {
 		c.Abort()
-		c.Data(http.StatusNotFound, contentTypeJSON, marshalError(&errNoRoute))
+		c.Data(http.StatusNotFound, contentTypeJSON, marshalError(errNoRoute(c)))
 		return
 	}
 	dashboardHeaders(c)
@@ -49,7 +49,7 @@ func (d *dashboardHandler) asset(c *gin.Context) {
 	b, err := fs.ReadFile(web, "web/"+name)
 	if err != nil || name == "" || name == "index.html" {
 		c.Abort()
-		c.Data(http.StatusNotFound, contentTypeJSON, marshalError(&errNoRoute))
+		c.Data(http.StatusNotFound, contentTypeJSON, marshalError(errNoRoute(c)))
 		return
 	}
 	ct := mime.TypeByExtension(path.Ext(name))

@@ -249,18 +249,42 @@ func validPathID(fe booking.FieldErrors, field, id string) {
 	}
 }
 
-// validOpaqueID tells whether a server-made id from the path can exist;
-// anything else is answered 404 without asking anyone.
+// opaqueIDRule explains validOpaqueID, for error messages.
+const opaqueIDRule = "must be an id this API issued: ^[A-Za-z0-9_-]{1,80}$"
+
+// validOpaqueID tells whether a server-made id (r_…, h_…) is well formed:
+// a malformed one is refused (400) before anyone is asked and is never
+// echoed back.
 func validOpaqueID(id string) bool {
-	if id == "" || len(id) > 200 {
+	if id == "" || len(id) > 80 {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		if id[i] <= ' ' || id[i] > '~' {
+		switch b := id[i]; {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '_', b == '-':
+		default:
 			return false
 		}
 	}
 	return true
+}
+
+// opaquePathID reads the server-made id of path parameter field: a
+// malformed one is answered 400 naming the field; one of another kind
+// (its prefix is not prefix) cannot exist and is answered 404.
+func (r responder) opaquePathID(c *gin.Context, field, kind, prefix string) (string, bool) {
+	id := c.Param(field)
+	if !validOpaqueID(id) {
+		fe := booking.FieldErrors{}
+		fe.Add(field, opaqueIDRule)
+		r.fail(c, fe.Err())
+		return "", false
+	}
+	if !strings.HasPrefix(id, prefix) {
+		r.fail(c, booking.NotFound(kind, id))
+		return "", false
+	}
+	return id, true
 }
 
 // mergeFields copies the fields of an invalid_request error (as

@@ -61,7 +61,8 @@ func apiError(err error, debug bool) *booking.Error {
 		return be
 	}
 	if errors.Is(err, persistence.ErrNotFound) {
-		return &booking.Error{Code: booking.CodeNotFound, Message: "not found"}
+		// Handlers name what was not found; this is the backstop.
+		return &booking.Error{Code: booking.CodeNotFound, Message: "not found", Details: map[string]any{"kind": "resource"}}
 	}
 	if errors.Is(err, persistence.ErrInvalidData) {
 		// The text rules refuse such data before it reaches a store; this
@@ -86,6 +87,30 @@ func apiError(err error, debug bool) *booking.Error {
 		out.Message = err.Error()
 	}
 	return out
+}
+
+// Reasons of 401 and 403 answers, in details.reason.
+const (
+	reasonMissingKey   = "missing_key"   // no Authorization: Bearer key
+	reasonInvalidKey   = "invalid_key"   // unknown or revoked key
+	reasonInvalidToken = "invalid_token" // bad or expired stream token
+	reasonTokenUsed    = "token_used"    // a stream token is good once
+	reasonRole         = "role"          // the key's role may not do this
+	reasonOrigin       = "origin"        // the page's Origin is not allowed
+)
+
+// unauthorized is a 401 naming why in details.reason.
+func unauthorized(reason, msg string) *booking.Error {
+	return &booking.Error{Code: booking.CodeUnauthorized, Message: msg, Details: map[string]any{"reason": reason}}
+}
+
+// forbidden is a 403 naming why in details.reason, with extra details.
+func forbidden(reason, msg string, extra map[string]any) *booking.Error {
+	d := map[string]any{"reason": reason}
+	for k, v := range extra {
+		d[k] = v
+	}
+	return &booking.Error{Code: booking.CodeForbidden, Message: msg, Details: d}
 }
 
 // isUnavailable tells errors that mean "a dependency did not answer".

@@ -80,9 +80,8 @@ func (h *holdHandler) create(c *gin.Context) {
 
 // release: DELETE /v1/holds/{id} → 204.
 func (h *holdHandler) release(c *gin.Context) {
-	id := c.Param("hold")
-	if !validOpaqueID(id) {
-		h.fail(c, notFound("hold", id))
+	id, ok := h.opaquePathID(c, "hold", booking.KindHold, "h_")
+	if !ok {
 		return
 	}
 	var body struct{}

@@ -126,7 +126,9 @@ func (r responder) newCall(c *gin.Context, raw []byte, claim bool, status int) (
 }
 
 // errInFlight is the answer while another request with the key is running.
-var errInFlight = booking.Errorf(booking.CodeConflict, "a request with this key is still in flight")
+func errInFlight(key string) *booking.Error {
+	return booking.Conflict(booking.KindIdempotencyKey, key, nil, "a request with this Idempotency-Key is still in flight; retry later")
+}
 
 var errKeyReused = booking.Errorf(booking.CodeIdempotencyKeyReused,
 	"this Idempotency-Key was used with a different request")
@@ -247,7 +249,7 @@ func (x *idempotency) replayTaken(c *gin.Context, r responder, ctx context.Conte
 	case err != nil:
 		r.fail(c, err)
 	case !found:
-		r.fail(c, errInFlight)
+		r.fail(c, errInFlight(call.key))
 	default:
 		replay(c, rec)
 	}
@@ -284,7 +286,7 @@ func (x *idempotency) await(ctx context.Context, call idemCall) (persistence.Ide
 			return rec, true, nil
 		}
 		if time.Now().After(deadline) {
-			return rec, false, errInFlight
+			return rec, false, errInFlight(call.key)
 		}
 		t := time.NewTimer(x.poll)
 		select {

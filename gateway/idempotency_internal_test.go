@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -49,7 +50,8 @@ func TestAwaitInFlight(t *testing.T) {
 
 	start := time.Now()
 	_, _, err := x.await(ctx, call)
-	if !errors.Is(err, errInFlight) {
+	var be *booking.Error
+	if !errors.As(err, &be) || be.Code != booking.CodeConflict || be.Details["kind"] != booking.KindIdempotencyKey || be.Details["id"] != call.key {
 		t.Fatalf("await on a key in flight: %v, want the in-flight conflict", err)
 	}
 	if d := time.Since(start); d < x.wait {

@@ -24,10 +24,19 @@ const (
 // HeaderRequestID carries the request id both ways.
 const HeaderRequestID = "X-Request-ID"
 
-var (
-	errNoRoute  = booking.Error{Code: booking.CodeNotFound, Message: "no such endpoint"}
-	errNoMethod = booking.Error{Code: codeMethodNotAllowed, Message: "method not allowed on this endpoint"}
-)
+// errNoRoute answers a path the API does not serve; details name it (cut
+// to a bounded length).
+func errNoRoute(c *gin.Context) *booking.Error {
+	e := booking.NotFound(booking.KindRoute, c.Request.URL.Path)
+	e.Message = "no such endpoint"
+	return e
+}
+
+// errNoMethod answers a served path asked with a method it does not serve.
+func errNoMethod(c *gin.Context) *booking.Error {
+	return &booking.Error{Code: codeMethodNotAllowed, Message: "method not allowed on this endpoint",
+		Details: map[string]any{"kind": booking.KindRoute, "id": booking.Echo(c.Request.URL.Path), "method": booking.Echo(c.Request.Method)}}
+}
 
 // requestID accepts a sane incoming X-Request-ID or makes one, and echoes it.
 func (s *Server) requestID(c *gin.Context) {

@@ -68,7 +68,7 @@ func (h *reservationHandler) create(c *gin.Context) {
 	booking.ValidateText(fe, "external_ref", body.ExternalRef, booking.ExternalRefRule)
 	holdID := deref(body.HoldID)
 	if holdID != "" && !validOpaqueID(holdID) {
-		fe.Add("hold_id", "is not a hold id")
+		fe.Add("hold_id", opaqueIDRule)
 	}
 	if err := fe.Err(); err != nil {
 		h.fail(c, err)
@@ -132,22 +132,16 @@ func printable(s string, n int) bool {
 	return true
 }
 
-// reservationID reads {reservation} from the path; an id that cannot exist
-// is answered 404 here.
+// reservationID reads {reservation} from the path (see opaquePathID).
 func (h *reservationHandler) reservationID(c *gin.Context) (string, bool) {
-	id := c.Param("reservation")
-	if !validOpaqueID(id) {
-		h.fail(c, notFound("reservation", id))
-		return "", false
-	}
-	return id, true
+	return h.opaquePathID(c, "reservation", booking.KindReservation, "r_")
 }
 
 // lookup loads a reservation of the caller's tenant.
 func (h *reservationHandler) lookup(c *gin.Context, id string) (booking.Reservation, bool) {
 	r, err := h.store.GetReservation(c.Request.Context(), tenantOf(c), id)
 	if errors.Is(err, persistence.ErrNotFound) {
-		err = notFound("reservation", id)
+		err = booking.NotFound(booking.KindReservation, id)
 	}
 	if err != nil {
 		h.fail(c, err)
@@ -328,7 +322,7 @@ func (h *reservationHandler) cancel(c *gin.Context) {
 	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *cluster.Idem) (any, error) {
 		before, err := h.store.GetReservation(ctx, tenant, id)
 		if errors.Is(err, persistence.ErrNotFound) {
-			return nil, notFound("reservation", id)
+			return nil, booking.NotFound(booking.KindReservation, id)
 		}
 		if err != nil {
 			return nil, err

@@ -240,10 +240,10 @@ func (s *Server) buildRouter() *gin.Engine {
 
 	g.Use(s.requestID, s.observe, s.recover, securityHeaders, s.corsHandler(s.opts.Stream.AllowedOrigins))
 	g.NoRoute(func(c *gin.Context) {
-		writeError(c, s.log, s.opts.Debug, &errNoRoute)
+		writeError(c, s.log, s.opts.Debug, errNoRoute(c))
 	})
 	g.NoMethod(func(c *gin.Context) {
-		writeError(c, s.log, s.opts.Debug, &errNoMethod)
+		writeError(c, s.log, s.opts.Debug, errNoMethod(c))
 	})
 	limit := s.rateLimitKey()
 	for _, rt := range s.routes() {

@@ -50,19 +50,13 @@ func (r responder) property(c *gin.Context, store persistence.Store) (booking.Pr
 	}
 	p, err := store.GetProperty(c.Request.Context(), tenantOf(c), ids[0])
 	if errors.Is(err, persistence.ErrNotFound) {
-		err = notFound("property", ids[0])
+		err = booking.NotFound(booking.KindProperty, ids[0])
 	}
 	if err != nil {
 		r.fail(c, err)
 		return booking.Property{}, false
 	}
 	return p, true
-}
-
-func notFound(kind, id string) *booking.Error {
-	return &booking.Error{Code: booking.CodeNotFound,
-		Message: fmt.Sprintf("%s %s not found", kind, id),
-		Details: map[string]any{kind: id}}
 }
 
 type propertyBody struct {
@@ -209,7 +203,11 @@ func (h *setupHandler) getRoomType(c *gin.Context) {
 	}
 	rt, err := h.store.GetRoomType(c.Request.Context(), tenantOf(c), ids[0], ids[1])
 	if errors.Is(err, persistence.ErrNotFound) {
-		err = notFound("room_type", ids[1])
+		// Name what is missing: the property, or only its room type.
+		err = booking.NotFound(booking.KindRoomType, ids[1])
+		if _, perr := h.store.GetProperty(c.Request.Context(), tenantOf(c), ids[0]); errors.Is(perr, persistence.ErrNotFound) {
+			err = booking.NotFound(booking.KindProperty, ids[0])
+		}
 	}
 	if err != nil {
 		h.fail(c, err)
@@ -292,7 +290,7 @@ func (h *setupHandler) updateInventory(c *gin.Context) {
 	}
 	for i, u := range updates {
 		if !known[u.RoomType] {
-			e := notFound("room_type", u.RoomType)
+			e := booking.NotFound(booking.KindRoomType, u.RoomType)
 			e.Details["field"] = fmt.Sprintf("updates[%d].room_type", i)
 			h.fail(c, e)
 			return

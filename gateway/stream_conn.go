@@ -139,7 +139,7 @@ func (h *hub) serve(c *gin.Context) {
 		}
 		if !ok {
 			c.Header("WWW-Authenticate", `Bearer realm="staylock", error="invalid_token"`)
-			r.fail(c, booking.Errorf(booking.CodeUnauthorized, "this stream token was already used: get a new one from POST /v1/stream-tokens"))
+			r.fail(c, unauthorized(reasonTokenUsed, "this stream token was already used: get a new one from POST /v1/stream-tokens"))
 			return
 		}
 	}
@@ -484,7 +484,7 @@ func (c *streamConn) load(sub *streamSub) {
 func (h *hub) snapshot(ctx context.Context, tenant string, sub *streamSub) (*snapshotMsg, error) {
 	if _, err := h.store.GetProperty(ctx, tenant, sub.property); err != nil {
 		if errors.Is(err, persistence.ErrNotFound) {
-			return nil, notFound("property", sub.property)
+			return nil, booking.NotFound(booking.KindProperty, sub.property)
 		}
 		return nil, err
 	}

@@ -146,9 +146,9 @@ func (h *hub) createToken(c *gin.Context) {
 func (s *Server) streamAuth(c *gin.Context) {
 	h := s.hub
 	if o := c.GetHeader("Origin"); o != "" && !h.originAllowed(o) {
-		writeError(c, s.log, s.opts.Debug, &booking.Error{Code: booking.CodeForbidden,
-			Message: "this page's origin may not open the stream: add it to CORS_ALLOWED_ORIGINS",
-			Details: map[string]any{"origin": o}})
+		writeError(c, s.log, s.opts.Debug, forbidden(reasonOrigin,
+			"this page's origin may not open the stream: add it to CORS_ALLOWED_ORIGINS",
+			map[string]any{"origin": booking.Echo(o)}))
 		return
 	}
 	if c.GetHeader("Authorization") != "" {
@@ -158,14 +158,14 @@ func (s *Server) streamAuth(c *gin.Context) {
 	token := c.Query("token")
 	if token == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="staylock"`)
-		writeError(c, s.log, s.opts.Debug, booking.Errorf(booking.CodeUnauthorized,
+		writeError(c, s.log, s.opts.Debug, unauthorized(reasonMissingKey,
 			"an API key (Authorization: Bearer <key>) or a ?token= from POST /v1/stream-tokens is required"))
 		return
 	}
 	claims, ok := h.tokens.check(token)
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="staylock", error="invalid_token"`)
-		writeError(c, s.log, s.opts.Debug, booking.Errorf(booking.CodeUnauthorized,
+		writeError(c, s.log, s.opts.Debug, unauthorized(reasonInvalidToken,
 			"the stream token is invalid or expired: get a new one from POST /v1/stream-tokens"))
 		return
 	}

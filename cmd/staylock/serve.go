@@ -126,7 +126,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		defer stopPprof()
 	}
 	served := make(chan error, 1)
-	go func() { served <- httpSrv.Serve(ln) }()
+	go func() { served <- httpSrv.Serve(gateway.Listener(ln)) }()
 
 	if n, err := node.WakeHeldRoomTypes(ctx); err != nil {
 		log.Warn("could not wake room types with holds", zap.Error(err))
