@@ -21,16 +21,27 @@ var migrationFiles embed.FS
 
 // MigrationInfo is one migration and whether the database has it.
 type MigrationInfo struct {
+	// Component is whose migration it is: ComponentStaylock (this
+	// repository's SQL) or ComponentRiver (the job queue's tables, from
+	// River's own migrations).
+	Component string
 	Version   int64
 	Name      string // file name, e.g. 00001_accounts.sql
 	Applied   bool
 	AppliedAt time.Time // zero when not applied
 }
 
+// Components of MigrationInfo.
+const (
+	ComponentStaylock = "staylock"
+	ComponentRiver    = "river"
+)
+
 // migrator is a goose provider over its own short-lived database handle.
 type migrator struct {
-	db *sql.DB
-	p  *goose.Provider
+	db       *sql.DB
+	p        *goose.Provider
+	postgres bool
 }
 
 func (m *migrator) close() error { return m.db.Close() }
@@ -95,7 +106,7 @@ func openMigrator(ctx context.Context, dbURL, storagePath string) (*migrator, er
 		_ = db.Close()
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
-	return &migrator{db: db, p: p}, nil
+	return &migrator{db: db, p: p, postgres: Backend(dbURL) == BackendPostgres}, nil
 }
 
 // MigrateUp applies every pending migration and returns how many it applied.
@@ -117,7 +128,8 @@ func MigrateUp(ctx context.Context, dbURL, storagePath string) (applied int, err
 		}
 		return len(res), fmt.Errorf("migrate up: %w", err)
 	}
-	return len(res), nil
+	river, err := m.riverUp(ctx)
+	return len(res) + river, err
 }
 
 // MigrateDown rolls the newest applied migration back (one step).
@@ -156,13 +168,17 @@ func MigrationStatus(ctx context.Context, dbURL, storagePath string) (infos []Mi
 	}
 	infos = make([]MigrationInfo, 0, len(st))
 	for _, s := range st {
-		info := MigrationInfo{Version: s.Source.Version, Name: path.Base(s.Source.Path), Applied: s.State == goose.StateApplied}
+		info := MigrationInfo{Component: ComponentStaylock, Version: s.Source.Version, Name: path.Base(s.Source.Path), Applied: s.State == goose.StateApplied}
 		if info.Applied {
 			info.AppliedAt = s.AppliedAt.UTC()
 		}
 		infos = append(infos, info)
 	}
-	return infos, nil
+	river, err := m.riverStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(infos, river...), nil
 }
 
 // PendingMigrations counts the migrations not yet applied.

@@ -77,6 +77,7 @@ func TestMigrationsPostgres(t *testing.T) {
 
 func testMigrations(t *testing.T, url, dir string) {
 	ctx := context.Background()
+	riverApplied := false
 	mustPending := func(want int) {
 		t.Helper()
 		n, err := persistence.PendingMigrations(ctx, url, dir)
@@ -89,9 +90,30 @@ func testMigrations(t *testing.T, url, dir string) {
 	}
 	mustStatus := func(applied int) {
 		t.Helper()
-		st, err := persistence.MigrationStatus(ctx, url, dir)
+		all, err := persistence.MigrationStatus(ctx, url, dir)
 		if err != nil {
 			t.Fatalf("status: %v", err)
+		}
+		var st, river []persistence.MigrationInfo
+		for _, m := range all {
+			switch m.Component {
+			case persistence.ComponentStaylock:
+				st = append(st, m)
+			case persistence.ComponentRiver:
+				river = append(river, m)
+			default:
+				t.Fatalf("migration of unknown component: %+v", m)
+			}
+		}
+		if len(river) < 5 {
+			t.Fatalf("status lists %d River migrations: %+v", len(river), river)
+		}
+		for _, m := range river {
+			// River's job tables come up with the first `migrate up` and
+			// stay: `migrate down` rolls back Staylock's migrations only.
+			if m.Applied != (applied > 0 || riverApplied) {
+				t.Fatalf("River migration %+v: applied=%v, want %v", m, m.Applied, applied > 0 || riverApplied)
+			}
 		}
 		if len(st) != migrationCount {
 			t.Fatalf("status lists %d migrations, want %d", len(st), migrationCount)
@@ -106,12 +128,17 @@ func testMigrations(t *testing.T, url, dir string) {
 		}
 	}
 
-	mustPending(migrationCount)
+	riverCount := 0
+	if all, err := persistence.MigrationStatus(ctx, url, dir); err == nil {
+		riverCount = len(all) - migrationCount
+	}
+	mustPending(migrationCount + riverCount)
 	mustStatus(0)
 	n, err := persistence.MigrateUp(ctx, url, dir)
-	if err != nil || n != migrationCount {
-		t.Fatalf("migrate up: applied %d, %v; want %d", n, err, migrationCount)
+	if err != nil || n != migrationCount+riverCount {
+		t.Fatalf("migrate up: applied %d, %v; want %d", n, err, migrationCount+riverCount)
 	}
+	riverApplied = true
 	mustPending(0)
 	mustStatus(migrationCount)
 	if n, err := persistence.MigrateUp(ctx, url, dir); err != nil || n != 0 {
@@ -172,7 +199,16 @@ func TestMigrateUpConcurrentlyPostgres(t *testing.T) {
 		}
 		total += applied[i]
 	}
-	if total != migrationCount {
-		t.Fatalf("concurrent migrations applied %d in total, want %d", total, migrationCount)
+	all, err := persistence.MigrationStatus(context.Background(), url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		if !m.Applied {
+			t.Errorf("not applied after concurrent runs: %+v", m)
+		}
+	}
+	if total != len(all) {
+		t.Fatalf("concurrent migrations applied %d in total, want each of the %d once", total, len(all))
 	}
 }

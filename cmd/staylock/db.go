@@ -136,7 +136,7 @@ func newMigrateCmd(a *app) *cobra.Command {
 				return fmt.Errorf("migrate status: %w", err)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tNAME\tSTATUS\tAPPLIED AT")
+			fmt.Fprintln(tw, "COMPONENT\tVERSION\tNAME\tSTATUS\tAPPLIED AT")
 			pending := 0
 			for _, m := range ms {
 				state, at := "applied", ""
@@ -148,7 +148,7 @@ func newMigrateCmd(a *app) *cobra.Command {
 					state = "pending"
 					pending++
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", m.Version, m.Name, state, at)
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", m.Component, m.Version, m.Name, state, at)
 			}
 			if err := tw.Flush(); err != nil {
 				return err

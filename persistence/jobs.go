@@ -1,0 +1,139 @@
+package persistence
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivershared/uniquestates"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// JobRow is a background job written in a batch's own transaction (River's
+// river_job table): a commit without its jobs, or a job without its commit,
+// cannot happen. Key identifies the job: a second row with the same Kind
+// and Key is not inserted while the first is pending, running, retrying or
+// completed (River's unique jobs), so a batch written twice (an unknown
+// commit outcome resolved by a retry) or a reservation row carried by two
+// batches makes one job.
+type JobRow struct {
+	Kind        string
+	Queue       string
+	Key         string          // e.g. "r_abc.confirmed.v1"
+	Args        json.RawMessage // the worker's arguments
+	MaxAttempts int             // 0: River's default (25)
+}
+
+// jobArgs is how a JobRow travels through River: {"key":…, "args":…}; only
+// key makes it unique.
+type jobArgs struct {
+	kind string
+	Key  string          `json:"key" river:"unique"`
+	Args json.RawMessage `json:"args"`
+}
+
+func (a jobArgs) Kind() string { return a.kind }
+
+// uniqueStates are River's default unique states: a job is a duplicate of
+// one that is pending, scheduled, available, running, retryable or completed.
+var uniqueStates = uniquestates.UniqueStatesToBitmask(rivertype.UniqueOptsByStateDefault())
+
+// jobUniqueKey is River's unique key of a jobArgs with UniqueOpts{ByArgs}
+// (river/internal/dbunique: sha256 of "&kind=K&args={"key":K}"), so that
+// rows written here and by River's client deduplicate alike.
+func jobUniqueKey(j JobRow) []byte {
+	key, _ := json.Marshal(j.Key) // a string always encodes
+	sum := sha256.Sum256([]byte("&kind=" + j.Kind + `&args={"key":` + string(key) + "}"))
+	return sum[:]
+}
+
+func (j JobRow) encodedArgs() ([]byte, error) {
+	b, err := json.Marshal(jobArgs{Key: j.Key, Args: j.Args})
+	if err != nil {
+		return nil, fmt.Errorf("encode job %s %s: %w", j.Kind, j.Key, err)
+	}
+	return b, nil
+}
+
+func (j JobRow) maxAttempts() int {
+	if j.MaxAttempts > 0 {
+		return j.MaxAttempts
+	}
+	return river.MaxAttemptsDefault
+}
+
+func (j JobRow) queue() string {
+	if j.Queue != "" {
+		return j.Queue
+	}
+	return river.QueueDefault
+}
+
+// pgJobsSQL inserts a batch's jobs as River's own JobInsertFastMany does
+// (riverpgxv5), inside the batch's pipeline: a duplicate of a live or
+// completed job with the same unique key is skipped.
+const pgJobsSQL = `INSERT INTO river_job (args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags, unique_key, unique_states)
+	SELECT args, kind, max_attempts, '{}'::jsonb, 1, queue, $6, 'available'::river_job_state, '{}'::varchar(255)[], unique_key, $7::integer::bit(8)
+	FROM unnest($1::jsonb[], $2::text[], $3::smallint[], $4::text[], $5::bytea[]) AS j(args, kind, max_attempts, queue, unique_key)
+	ON CONFLICT (unique_key)
+		WHERE unique_key IS NOT NULL AND unique_states IS NOT NULL AND river_job_state_in_bitmask(unique_states, state)
+	DO NOTHING`
+
+// pgJobsNotifySQL wakes River's producers of the queues that got jobs (what
+// River's client does after an insert) once the transaction commits.
+const pgJobsNotifySQL = `SELECT pg_notify(current_schema() || '.river_insert', json_build_object('queue', q)::text)
+	FROM unnest($1::text[]) AS q`
+
+// pgJobArgs are the arguments of pgJobsSQL and pgJobsNotifySQL.
+func pgJobArgs(jobs []JobRow, at time.Time) (insert []any, notify []any, err error) {
+	n := len(jobs)
+	args, kinds, queues, keys := make([][]byte, n), make([]string, n), make([]string, n), make([][]byte, n)
+	attempts := make([]int16, n)
+	seen := map[string]bool{}
+	var wake []string
+	for i, j := range jobs {
+		if args[i], err = j.encodedArgs(); err != nil {
+			return nil, nil, err
+		}
+		kinds[i], queues[i], keys[i], attempts[i] = j.Kind, j.queue(), jobUniqueKey(j), int16(j.maxAttempts())
+		if !seen[queues[i]] {
+			seen[queues[i]] = true
+			wake = append(wake, queues[i])
+		}
+	}
+	return []any{args, kinds, attempts, queues, keys, at, int32(uniqueStates)}, []any{wake}, nil
+}
+
+// sqliteJobs inserts jobs in tx through River's client over riversqlite
+// (insert only: it runs no workers).
+type sqliteJobs struct {
+	client *river.Client[*sql.Tx]
+}
+
+func newSQLiteJobs(db *sql.DB) (*sqliteJobs, error) {
+	c, err := river.NewClient(riversqlite.New(db), &river.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return &sqliteJobs{client: c}, nil
+}
+
+func (s *sqliteJobs) insert(ctx context.Context, tx *sql.Tx, jobs []JobRow) error {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		params[i] = river.InsertManyParams{
+			Args: jobArgs{kind: j.Kind, Key: j.Key, Args: j.Args},
+			InsertOpts: &river.InsertOpts{Queue: j.queue(), MaxAttempts: j.maxAttempts(),
+				UniqueOpts: river.UniqueOpts{ByArgs: true}},
+		}
+	}
+	if _, err := s.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("insert jobs: %w", err)
+	}
+	return nil
+}
