@@ -62,6 +62,10 @@ type preparedBatch struct {
 	putHolds     []HoldRow
 	deleteHolds  []HoldRow
 	idempotency  []IdempotencyRecord
+	jobs         []JobRow // distinct by (kind, key)
+	// jobArgs and jobNotify are the arguments of pgJobsSQL and
+	// pgJobsNotifySQL; nil without jobs.
+	jobArgs, jobNotify []any
 }
 
 func prepareBatch(b Batch, now time.Time) (*preparedBatch, error) {
@@ -90,6 +94,10 @@ func prepareBatch(b Batch, now time.Time) (*preparedBatch, error) {
 		rt.CreatedAt = StoredTime(orNow(rt.CreatedAt, p.at))
 		rt.UpdatedAt = StoredTime(orNow(rt.UpdatedAt, p.at))
 		p.roomType = &rt
+	}
+
+	if err := p.prepareJobs(); err != nil {
+		return nil, fmt.Errorf("commit batch %s: %w", b.ActorID, err)
 	}
 
 	byID := map[[2]string]int{}
@@ -209,4 +217,26 @@ func checkContiguous(actorID string, st ActorState) error {
 		}
 	}
 	return nil
+}
+
+// prepareJobs checks the batch's jobs and drops repeats of a (kind, key).
+func (p *preparedBatch) prepareJobs() error {
+	if len(p.Jobs) == 0 {
+		return nil
+	}
+	seen := make(map[[2]string]bool, len(p.Jobs))
+	for _, j := range p.Jobs {
+		if j.Kind == "" || j.Key == "" {
+			return fmt.Errorf("job without kind or key: %+v", j)
+		}
+		k := [2]string{j.Kind, j.Key}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		p.jobs = append(p.jobs, j)
+	}
+	var err error
+	p.jobArgs, p.jobNotify, err = pgJobArgs(p.jobs, p.at)
+	return err
 }

@@ -137,3 +137,34 @@ func (s *sqliteJobs) insert(ctx context.Context, tx *sql.Tx, jobs []JobRow) erro
 	}
 	return nil
 }
+
+// JobsWritten counts the jobs of kind in the queue.
+func (s *PostgresStore) JobsWritten(ctx context.Context, kind string) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1`, kind).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count jobs: %w", err)
+	}
+	return n, nil
+}
+
+// JobsWritten counts the jobs of kind in the queue.
+func (s *SQLiteStore) JobsWritten(ctx context.Context, kind string) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = ?`, kind).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count jobs: %w", err)
+	}
+	return n, nil
+}
+
+// JobsWritten counts the jobs of kind written.
+func (s *MemoryStore) JobsWritten(_ context.Context, kind string) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for k := range s.jobs {
+		if k[0] == kind {
+			n++
+		}
+	}
+	return n, nil
+}

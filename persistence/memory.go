@@ -40,6 +40,7 @@ type MemoryStore struct {
 	idem       map[[2]string]IdempotencyRecord
 	meta       map[string]string
 	keyNodes   map[string]memNode // key cache confirmations, by node
+	jobs       map[[2]string]bool // (kind, key) of every job written
 }
 
 // memActor is an actor's journal: the latest snapshot and the events after
@@ -324,7 +325,14 @@ func (s *MemoryStore) CommitBatch(ctx context.Context, b Batch) error {
 		}
 	}
 
-	// Every check passed: write.
+	// Every check passed: write. Jobs are only counted: nothing runs them
+	// on the memory store (benchmarks).
+	for _, j := range p.jobs {
+		if s.jobs == nil {
+			s.jobs = map[[2]string]bool{}
+		}
+		s.jobs[[2]string{j.Kind, j.Key}] = true
+	}
 	if len(evs) > 0 || p.Snapshot != nil {
 		if a == nil {
 			a = &memActor{}

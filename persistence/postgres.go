@@ -409,6 +409,10 @@ func pgBatch(p *preparedBatch) (*pgx.Batch, int) {
 		args := idempotencyArrays(p.idempotency)
 		b.Queue(pgCompleteBatchSQL, append(args, p.at, int64(n))...)
 	}
+	if p.jobArgs != nil {
+		b.Queue(pgJobsSQL, p.jobArgs...)
+		b.Queue(pgJobsNotifySQL, p.jobNotify...)
+	}
 	b.Queue("COMMIT")
 	return b, b.Len() - 1
 }

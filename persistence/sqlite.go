@@ -50,9 +50,10 @@ func sqliteDSN(file string, writer bool) string {
 // meet SQLITE_BUSY from each other); reads use a pool of read-only
 // connections, which WAL lets run beside the writer.
 type SQLiteStore struct {
-	w   *sql.DB
-	r   *sql.DB
-	now func() time.Time
+	w    *sql.DB
+	r    *sql.DB
+	now  func() time.Time
+	jobs *sqliteJobs
 }
 
 var _ Store = (*SQLiteStore)(nil)
@@ -90,7 +91,13 @@ func OpenSQLite(ctx context.Context, file string) (*SQLiteStore, error) {
 		_ = r.Close()
 		return nil, fmt.Errorf("open %s: %w", file, err)
 	}
-	return &SQLiteStore{w: w, r: r, now: time.Now}, nil
+	jobs, err := newSQLiteJobs(w)
+	if err != nil {
+		_ = w.Close()
+		_ = r.Close()
+		return nil, err
+	}
+	return &SQLiteStore{w: w, r: r, now: time.Now, jobs: jobs}, nil
 }
 
 // DB is the store's single writer connection pool (one connection), for
@@ -380,7 +387,14 @@ func (s *SQLiteStore) CommitBatch(ctx context.Context, b Batch) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if err := sqliteWriteBatch(ctx, tx, p); err != nil {
+	err = sqliteWriteBatch(ctx, tx, p)
+	if err == nil && len(p.jobs) > 0 {
+		if err = s.jobs.insert(ctx, tx, p.jobs); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	if err != nil {
 		_ = tx.Rollback()
 		if errors.Is(err, ErrFenced) || errors.Is(err, ErrIdempotencyTaken) {
 			return fmt.Errorf("%s: %w", what, err)

@@ -127,6 +127,9 @@ type Batch struct {
 	// batch fail with ErrIdempotencyTaken. Status must not be 0; ExpiresAt
 	// is required.
 	Idempotency []IdempotencyRecord
+	// Jobs are inserted into the job queue (River) in the same transaction;
+	// a job whose Kind and Key match a live or completed one is skipped.
+	Jobs []JobRow
 }
 
 // ReservationFilter narrows ListReservations. Zero fields do not filter.
@@ -160,6 +163,9 @@ type Store interface {
 	// when it moves. ErrNotFound for an unknown id, ErrAlreadyRevoked (and
 	// nothing changed) for a revoked one.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) (generation int64, err error)
+	// JobsWritten counts the jobs of kind in the queue (in any state).
+	JobsWritten(ctx context.Context, kind string) (int, error)
+
 	// KeyGeneration is the current key generation (0 before any revocation).
 	KeyGeneration(ctx context.Context) (int64, error)
 	// ConfirmKeyGeneration records that node has dropped every key cached

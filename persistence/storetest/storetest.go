@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		{"IdempotencyClaimCompleteRelease", testIdempotency},
 		{"IdempotencyExpiryAndPurge", testIdempotencyExpiry},
 		{"MetaStoresSettings", testMeta},
+		{"JobsWrittenOnceByKeyWithTheirCommit", testJobs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -941,4 +942,39 @@ func testMeta(t *testing.T, s persistence.Store) {
 	if v != "off" {
 		t.Fatalf("meta = %q, want off", v)
 	}
+}
+
+// testJobs: a batch's jobs are written in its transaction: a job whose
+// (kind, key) was written before is skipped, repeats inside one batch
+// count once, and a fenced batch writes none.
+func testJobs(t *testing.T, s persistence.Store) {
+	c := ctx(t)
+	actor := "acme/p1/jobs"
+	job := func(key string) persistence.JobRow {
+		return persistence.JobRow{Kind: "test_mail", Queue: "mail", Key: key, Args: []byte(`{"to":"ada@example.com"}`), MaxAttempts: 3}
+	}
+	count := func(want int, what string) {
+		t.Helper()
+		n, err := s.JobsWritten(c, "test_mail")
+		mustNoErr(t, err, "count jobs")
+		if n != want {
+			t.Fatalf("%s: %d jobs, want %d", what, n, want)
+		}
+	}
+	count(0, "before")
+	mustNoErr(t, s.CommitBatch(c, persistence.Batch{ActorID: actor, FirstSeq: 1, At: base,
+		Events: [][]byte{[]byte(`{}`)}, Jobs: []persistence.JobRow{job("r_1.confirmed.v1"), job("r_2.confirmed.v1"), job("r_1.confirmed.v1")}}), "batch 1")
+	count(2, "after batch 1 (a repeat inside the batch counts once)")
+	mustNoErr(t, s.CommitBatch(c, persistence.Batch{ActorID: actor, FirstSeq: 2, At: base,
+		Events: [][]byte{[]byte(`{}`)}, Jobs: []persistence.JobRow{job("r_1.confirmed.v1"), job("r_1.modified.v2")}}), "batch 2")
+	count(3, "after batch 2 (r_1.confirmed.v1 was written before)")
+	err := s.CommitBatch(c, persistence.Batch{ActorID: actor, FirstSeq: 2, At: base,
+		Events: [][]byte{[]byte(`{}`)}, Jobs: []persistence.JobRow{job("r_3.confirmed.v1")}})
+	mustErrIs(t, err, persistence.ErrFenced, "fenced batch")
+	count(3, "after a fenced batch")
+	err = s.CommitBatch(c, persistence.Batch{ActorID: actor, FirstSeq: 3, At: base, Jobs: []persistence.JobRow{{Kind: "test_mail"}}})
+	if err == nil {
+		t.Fatal("a job without a key was accepted")
+	}
+	count(3, "after a refused batch")
 }
