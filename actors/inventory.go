@@ -42,6 +42,11 @@ type Options struct {
 	// state's seq before and after and the nights that changed. It runs on
 	// the actor's goroutine and must not block.
 	OnCommit func(c Commit)
+	// Outbox, when set, returns the jobs (emails) of the reservation rows a
+	// batch writes; they are written in the batch's own transaction, so no
+	// commit goes without its jobs and no job without its commit. It runs
+	// on the actor's goroutine and must not block.
+	Outbox func(rows []booking.Reservation) []persistence.JobRow
 }
 
 // Commit describes one committed batch, for live availability deltas.
@@ -778,6 +783,9 @@ func (a *inventoryActor) commit(b *batch) {
 		if e.idem != nil {
 			pb.Idempotency = append(pb.Idempotency, *e.idem)
 		}
+	}
+	if a.opts.Outbox != nil && len(pb.Reservations) > 0 {
+		pb.Jobs = a.opts.Outbox(pb.Reservations)
 	}
 	threshold := max(a.opts.SnapshotEvery, int64(len(a.tentative.Allocations)+len(a.tentative.Holds)))
 	if a.sinceSnapshot+int64(len(pb.Events)) >= threshold {

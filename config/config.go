@@ -78,6 +78,7 @@ type Config struct {
 	RedisURL string `env:"REDIS_URL"`
 
 	Mail Mail
+	Jobs Jobs
 
 	// CORSAllowedOrigins defaults to the origin of URL.
 	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
@@ -122,6 +123,61 @@ type Mail struct {
 	Username    string `env:"MAIL_USERNAME"`
 	Password    string `env:"MAIL_PASSWORD"`
 	FromAddress string `env:"MAIL_FROM_ADDRESS"`
+	// Encryption is starttls (required), tls (implicit, port 465),
+	// opportunistic or none (a relay on this host, tests).
+	Encryption string `env:"MAIL_ENCRYPTION" envDefault:"starttls"`
+}
+
+// From is the mails' From address (staylock@localhost when unset, for the
+// log mailer).
+func (m Mail) From() string {
+	if m.FromAddress != "" {
+		return m.FromAddress
+	}
+	return "staylock@localhost"
+}
+
+// Jobs configures the job queue (workers, scheduler, the embedded node).
+type Jobs struct {
+	// Concurrency is how many emails one process sends at once.
+	Concurrency int `env:"JOB_CONCURRENCY" envDefault:"10"`
+	// MailMaxAttempts is how often an email is tried before it is discarded.
+	MailMaxAttempts int `env:"MAIL_MAX_ATTEMPTS" envDefault:"10"`
+	// Timeout bounds one attempt; RescueAfter (longer) is when the leading
+	// scheduler retries a job whose worker died.
+	Timeout     time.Duration `env:"JOB_TIMEOUT" envDefault:"1m"`
+	RescueAfter time.Duration `env:"JOB_RESCUE_AFTER" envDefault:"10m"`
+	// PurgeEvery is the period of the idempotency purge.
+	PurgeEvery time.Duration `env:"JOB_PURGE_EVERY" envDefault:"1h"`
+	// PollInterval is how often workers look for jobs without a
+	// notification; 0 is River's default (1 s; 200 ms on SQLite).
+	PollInterval time.Duration `env:"JOB_POLL_INTERVAL" envDefault:"0s"`
+}
+
+func (j Jobs) validate() []Problem {
+	var ps []Problem
+	add := func(v, format string, args ...any) {
+		ps = append(ps, Problem{Var: v, Message: fmt.Sprintf(format, args...)})
+	}
+	if j.Concurrency < 1 || j.Concurrency > 1000 {
+		add("JOB_CONCURRENCY", "must be from 1 to 1000, not %d", j.Concurrency)
+	}
+	if j.MailMaxAttempts < 1 || j.MailMaxAttempts > 100 {
+		add("MAIL_MAX_ATTEMPTS", "must be from 1 to 100, not %d", j.MailMaxAttempts)
+	}
+	if j.Timeout < time.Second {
+		add("JOB_TIMEOUT", "must be at least 1s, not %s", j.Timeout)
+	}
+	if j.RescueAfter <= j.Timeout {
+		add("JOB_RESCUE_AFTER", "must be longer than JOB_TIMEOUT (%s), not %s", j.Timeout, j.RescueAfter)
+	}
+	if j.PurgeEvery < time.Second {
+		add("JOB_PURGE_EVERY", "must be at least 1s, not %s", j.PurgeEvery)
+	}
+	if j.PollInterval < 0 {
+		add("JOB_POLL_INTERVAL", "must not be negative, not %s", j.PollInterval)
+	}
+	return ps
 }
 
 // removedVars are settings Staylock no longer reads, with what to tell an
@@ -494,6 +550,7 @@ func (c Config) validate() []Problem {
 	}
 
 	ps = append(ps, c.Mail.validate()...)
+	ps = append(ps, c.Jobs.validate()...)
 
 	for _, o := range c.CORSAllowedOrigins {
 		if o == "*" {
@@ -592,6 +649,11 @@ func (m Mail) validate() []Problem {
 		}
 	default:
 		add("MAIL_MAILER", "must be smtp or log, not %q", m.Mailer)
+	}
+	switch m.Encryption {
+	case "starttls", "tls", "opportunistic", "none":
+	default:
+		add("MAIL_ENCRYPTION", "must be starttls, tls, opportunistic or none, not %q", m.Encryption)
 	}
 	if m.Port < 0 || m.Port > 65535 {
 		add("MAIL_PORT", "must be a port number from 1 to 65535, not %d", m.Port)
@@ -751,6 +813,13 @@ func (c Config) Redacted() map[string]string {
 		"MAIL_USERNAME":        c.Mail.Username,
 		"MAIL_PASSWORD":        secret(c.Mail.Password),
 		"MAIL_FROM_ADDRESS":    c.Mail.FromAddress,
+		"MAIL_ENCRYPTION":      c.Mail.Encryption,
+		"MAIL_MAX_ATTEMPTS":    strconv.Itoa(c.Jobs.MailMaxAttempts),
+		"JOB_CONCURRENCY":      strconv.Itoa(c.Jobs.Concurrency),
+		"JOB_TIMEOUT":          c.Jobs.Timeout.String(),
+		"JOB_RESCUE_AFTER":     c.Jobs.RescueAfter.String(),
+		"JOB_PURGE_EVERY":      c.Jobs.PurgeEvery.String(),
+		"JOB_POLL_INTERVAL":    c.Jobs.PollInterval.String(),
 		"CORS_ALLOWED_ORIGINS": strings.Join(c.CORSAllowedOrigins, ","),
 		"CLUSTER_PROVIDER":     c.ClusterProvider,
 		"CLUSTER_BIND":         c.ClusterBind,

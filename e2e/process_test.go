@@ -109,7 +109,23 @@ var listening = regexp.MustCompile(`listening on (http://\S+)`)
 // MustStart starts `staylock serve` and waits until it says where it listens.
 func (b backend) MustStart(t *testing.T) *server {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--no-env-file")
+	return b.mustStartCommand(t, listening, "serve")
+}
+
+var queueRunning = regexp.MustCompile(`staylock (?:worker|scheduler) running \((\S+)\)`)
+
+// MustStartQueue starts `staylock worker` or `staylock scheduler` and waits
+// until it runs; its url field holds its River id.
+func (b backend) MustStartQueue(t *testing.T, role string, env ...string) *server {
+	t.Helper()
+	return backend{b.name, append(append([]string(nil), b.env...), env...)}.mustStartCommand(t, queueRunning, role)
+}
+
+// mustStartCommand starts a long-running subcommand and waits for the
+// stdout line ready matches; its first group becomes the server's url.
+func (b backend) mustStartCommand(t *testing.T, ready *regexp.Regexp, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append(args, "--no-env-file")...)
 	cmd.Env = b.environ()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -125,7 +141,7 @@ func (b backend) MustStart(t *testing.T) *server {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			_, _ = s.stdout.Write([]byte(sc.Text() + "\n"))
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
 				urls <- m[1]
 			}
 		}
@@ -139,9 +155,9 @@ func (b backend) MustStart(t *testing.T) *server {
 	case s.url = <-urls:
 	case err := <-s.done:
 		s.done <- err
-		t.Fatalf("serve exited before listening: %v\n%s", err, s.stderr.String())
+		t.Fatalf("%v exited before it was ready: %v\n%s", args, err, s.stderr.String())
 	case <-time.After(60 * time.Second):
-		t.Fatalf("serve did not listen within 60 s\n%s", s.stderr.String())
+		t.Fatalf("%v was not ready within 60 s\n%s", args, s.stderr.String())
 	}
 	return s
 }

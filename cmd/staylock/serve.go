@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,7 @@ import (
 	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/config"
 	"github.com/staylock/staylock/gateway"
+	"github.com/staylock/staylock/jobs"
 	"github.com/staylock/staylock/notify"
 	"github.com/staylock/staylock/persistence"
 )
@@ -90,7 +92,8 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		Provider: cfg.ClusterProvider, Bind: cfg.ClusterBind, Seeds: cfg.ClusterSeeds, EtcdEndpoints: cfg.EtcdEndpoints,
 		Logger: log, Registry: reg,
 		Actor: actors.Options{SnapshotEvery: int64(cfg.SnapshotEvery), MaxBatch: cfg.MaxBatch,
-			GroupCommit: cfg.GroupCommit, IdempotencyTTL: cfg.IdempotencyTTL, OnCommit: publishCommits(bus)},
+			GroupCommit: cfg.GroupCommit, IdempotencyTTL: cfg.IdempotencyTTL, OnCommit: publishCommits(bus),
+			Outbox: outbox(cfg)},
 	})
 	if err != nil {
 		return fmt.Errorf("start cluster: %w", err)
@@ -127,6 +130,12 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(gateway.Listener(ln)) }()
+
+	stopQueue, err := serveQueue(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	defer stopQueue()
 
 	if n, err := node.WakeHeldRoomTypes(ctx); err != nil {
 		log.Warn("could not wake room types with holds", zap.Error(err))
@@ -168,6 +177,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		log.Warn("http shutdown incomplete", zap.Error(err))
 	}
 	srv.Close() // WebSocket streams: close 1001, clients reconnect elsewhere
+	stopQueue() // the emails in hand finish (or are retried at the next start)
 	// Leave the cluster gracefully (peers stop routing here, then every
 	// actor passivates after answering what it took); an evicted node has
 	// nothing left to hand over.
@@ -301,4 +311,33 @@ func keyNodeName(addr net.Addr) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("%s:%s#%x", host, port, b)
+}
+
+// serveQueue runs the job queue inside serve on the embedded SQLite store
+// (one node: it works the emails and runs the periodic jobs). On Postgres
+// the jobs are written by serve and run by `staylock worker` and
+// `staylock scheduler`; the memory store has none. stop is idempotent.
+func serveQueue(ctx context.Context, cfg config.Config, store persistence.Store, log *zap.Logger) (stop func(), err error) {
+	if _, embedded := store.(*persistence.SQLiteStore); !embedded {
+		if !cfg.MemoryStore() {
+			log.Info("emails are sent by `staylock worker`, periodic jobs run by `staylock scheduler`")
+		}
+		return func() {}, nil
+	}
+	q, err := newQueue(cfg, store, jobs.RoleEmbedded, log)
+	if err != nil {
+		return nil, err
+	}
+	qctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- runQueue(qctx, q, cfg.ShutdownTimeout, log) }()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				log.Warn("job queue", zap.Error(err))
+			}
+		})
+	}, nil
 }

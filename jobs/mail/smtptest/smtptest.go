@@ -1,7 +1,7 @@
 // Package smtptest runs a real SMTP server (github.com/emersion/go-smtp) in
 // the test process: it accepts mail over TCP like any relay and counts what
 // it accepted by Message-ID. It can refuse mail (5xx), fail it for now
-// (4xx), or hold DATA until released, so that tests can kill a sender in
+// (4xx), or hold deliveries until released, so that tests can kill a sender in
 // the middle of a delivery.
 package smtptest
 
@@ -40,7 +40,7 @@ type Server struct {
 	accepted []Message
 	refuse   int // 0, or the reply code for every RCPT (e.g. 550, 451)
 	hold     chan struct{}
-	arrived  chan struct{} // signalled when DATA starts while held
+	arrived  chan struct{} // signalled when a delivery waits at MAIL FROM while held
 	changed  chan struct{} // closed and replaced on every accepted message
 }
 
@@ -72,8 +72,9 @@ func (s *Server) Refuse(code int) {
 	s.refuse = code
 }
 
-// Hold makes DATA wait (after the client sent it, before the server
-// answers) until Release; Arrived tells when a message is waiting.
+// Hold makes each new delivery wait at MAIL FROM, before anything of the
+// message is sent, until Release; Arrived tells when one is waiting. A
+// sender killed meanwhile has delivered nothing.
 func (s *Server) Hold() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -92,7 +93,7 @@ func (s *Server) Release() {
 	}
 }
 
-// Arrived is signalled each time a message reaches DATA while held.
+// Arrived is signalled each time a delivery waits while held.
 func (s *Server) Arrived() <-chan struct{} { return s.arrived }
 
 // Messages returns every accepted message, in order.
@@ -146,6 +147,16 @@ func (x *session) Reset()        { x.from, x.to = "", nil }
 func (x *session) Logout() error { return nil }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	x.s.mu.Lock()
+	hold := x.s.hold
+	x.s.mu.Unlock()
+	if hold != nil {
+		select {
+		case x.s.arrived <- struct{}{}:
+		default:
+		}
+		<-hold
+	}
 	x.from = from
 	return nil
 }
@@ -165,16 +176,6 @@ func (x *session) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
-	}
-	x.s.mu.Lock()
-	hold := x.s.hold
-	x.s.mu.Unlock()
-	if hold != nil {
-		select {
-		case x.s.arrived <- struct{}{}:
-		default:
-		}
-		<-hold
 	}
 	m, err := mail.ReadMessage(bufio.NewReader(strings.NewReader(string(raw))))
 	if err != nil {

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/config"
+	"github.com/staylock/staylock/jobs"
+	"github.com/staylock/staylock/jobs/mail"
+	"github.com/staylock/staylock/persistence"
+)
+
+// newMailer is the configured mail sender: SMTP, or .eml files under
+// STORAGE_PATH/mail.
+func newMailer(cfg config.Config) (mail.Sender, error) {
+	if cfg.Mail.Mailer == config.MailerSMTP {
+		return mail.NewSMTP(mail.SMTPConfig{Host: cfg.Mail.Host, Port: cfg.Mail.Port, Username: cfg.Mail.Username,
+			Password: cfg.Mail.Password, Encryption: cfg.Mail.Encryption})
+	}
+	return mail.NewLog(filepath.Join(cfg.StoragePath, "mail"))
+}
+
+// newQueue makes the job queue of role over the store's database.
+func newQueue(cfg config.Config, store persistence.Store, role jobs.Role, log *zap.Logger) (*jobs.Queue, error) {
+	sender, err := newMailer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts := jobs.Options{Role: role, Store: store, Sender: sender, From: cfg.Mail.From(),
+		Concurrency: cfg.Jobs.Concurrency, PurgeEvery: cfg.Jobs.PurgeEvery, JobTimeout: cfg.Jobs.Timeout,
+		RescueAfter: cfg.Jobs.RescueAfter, PollInterval: cfg.Jobs.PollInterval, Logger: log}
+	switch st := store.(type) {
+	case *persistence.PostgresStore:
+		return jobs.NewPostgres(st.Pool(), opts)
+	case *persistence.SQLiteStore:
+		return jobs.NewSQLite(st.DB(), opts)
+	}
+	return nil, errors.New("the in-memory store has no job queue: jobs need DB_URL (Postgres) or the embedded SQLite store")
+}
+
+// outbox is the actors' job hook, or nil on the memory store (no queue).
+func outbox(cfg config.Config) func([]booking.Reservation) []persistence.JobRow {
+	if cfg.MemoryStore() {
+		return nil
+	}
+	return jobs.Outbox(cfg.Jobs.MailMaxAttempts)
+}
+
+// runQueue runs a queue until ctx ends, then stops it within timeout
+// (jobs in hand finish or are retried later).
+func runQueue(ctx context.Context, q *jobs.Queue, timeout time.Duration, log *zap.Logger) error {
+	if err := q.Start(ctx); err != nil {
+		return err
+	}
+	log.Info("job queue running", zap.String("id", q.ID()))
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := q.Stop(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("stop job queue: %w", err)
+	}
+	log.Info("job queue stopped")
+	return nil
+}
+
+// newQueueCmd is `worker` or `scheduler`: a process of one queue role on
+// the configured database.
+func newQueueCmd(a *app, role jobs.Role, short, long string) *cobra.Command {
+	return &cobra.Command{
+		Use:   role.String(),
+		Short: short,
+		Long:  long,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			store, cfg, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			if cfg.MemoryStore() {
+				return usagef("DB_URL=memory:// has no job queue")
+			}
+			log, err := newLogger(cfg)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			q, err := newQueue(cfg, store, role, log)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "staylock %s running (%s)\n", role, q.ID())
+			return runQueue(ctx, q, cfg.ShutdownTimeout, log)
+		},
+	}
+}
+
+func newWorkerCmd(a *app) *cobra.Command {
+	return newQueueCmd(a, jobs.RoleWorker, "Send the queued emails (run as many as needed)",
+		"Runs jobs from the queue in the database: the reservation emails written with\n"+
+			"each booking. Run one or more per environment (systemd: staylock-worker@N).\n"+
+			"SIGTERM finishes the jobs in hand; a job whose worker died is retried after\n"+
+			"JOB_RESCUE_AFTER by the leading scheduler.")
+}
+
+func newSchedulerCmd(a *app) *cobra.Command {
+	return newQueueCmd(a, jobs.RoleScheduler, "Run the periodic jobs (one leader per environment)",
+		"Takes part in the election of the queue's leader: the leader alone enqueues the\n"+
+			"periodic jobs (the idempotency purge, every JOB_PURGE_EVERY) and rescues jobs\n"+
+			"left running by dead workers. Running two or three for failover is safe: each\n"+
+			"tick runs once.")
+}

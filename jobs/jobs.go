@@ -1,0 +1,88 @@
+// Package jobs is Staylock's background work on River
+// (github.com/riverqueue/river): the reservation emails written by the
+// actors in their own commits (Outbox), the workers that send them, and the
+// periodic jobs of the scheduler. Jobs live in the booking database (River's
+// tables on Postgres, or on the embedded SQLite file).
+package jobs
+
+import (
+	"fmt"
+
+	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/jobs/mail"
+	"github.com/staylock/staylock/persistence"
+)
+
+// Job kinds and queues.
+const (
+	KindReservationMail  = "reservation_mail"
+	KindPurgeIdempotency = "purge_idempotency"
+
+	QueueMail        = "mail"
+	QueueMaintenance = "maintenance"
+)
+
+// MailArgs are a reservation email's job arguments, as persistence.JobRow
+// writes them: {"key":…, "args":{…}}.
+type MailArgs struct {
+	Key  string  `json:"key"`
+	Args MailJob `json:"args"`
+}
+
+// Kind is River's job kind.
+func (MailArgs) Kind() string { return KindReservationMail }
+
+// MailJob is what the mail says: the event and the reservation as it was
+// committed (the row may have moved on by the time the job runs).
+type MailJob struct {
+	Event       string              `json:"event"`
+	Reservation booking.Reservation `json:"reservation"`
+}
+
+// PurgeArgs are the arguments of the periodic idempotency purge.
+type PurgeArgs struct{}
+
+// Kind is River's job kind.
+func (PurgeArgs) Kind() string { return KindPurgeIdempotency }
+
+// EventOf tells which email a committed reservation row calls for:
+// confirmed (version 1), modified (a later version) or cancelled.
+func EventOf(r booking.Reservation) string {
+	switch {
+	case r.Status == booking.StatusCancelled:
+		return mail.EventCancelled
+	case r.Version > 1:
+		return mail.EventModified
+	default:
+		return mail.EventConfirmed
+	}
+}
+
+// MailKey identifies the email of a reservation at a version: the job's
+// unique key and, with "@staylock", its Message-ID.
+func MailKey(r booking.Reservation, event string) string {
+	return fmt.Sprintf("%s.%s.v%d", r.ID, event, r.Version)
+}
+
+// Outbox returns the hook the actors call with the reservation rows of each
+// batch they commit: one email job per row whose guest has an address,
+// written in the same transaction. A row carried by several batches (a
+// reservation over room types, a retried commit) makes one job.
+func Outbox(maxAttempts int) func(rows []booking.Reservation) []persistence.JobRow {
+	return func(rows []booking.Reservation) []persistence.JobRow {
+		var out []persistence.JobRow
+		for _, r := range rows {
+			if r.Guest.Email == "" {
+				continue
+			}
+			event := EventOf(r)
+			args, err := jsonMarshal(MailJob{Event: event, Reservation: r})
+			if err != nil {
+				continue // plain values always encode
+			}
+			out = append(out, persistence.JobRow{Kind: KindReservationMail, Queue: QueueMail,
+				Key: MailKey(r, event), Args: args, MaxAttempts: maxAttempts})
+		}
+		return out
+	}
+}

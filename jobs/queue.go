@@ -1,0 +1,202 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+
+	"github.com/staylock/staylock/jobs/mail"
+	"github.com/staylock/staylock/persistence"
+)
+
+// Role is what a process does with the queue.
+type Role int
+
+const (
+	// RoleWorker runs jobs (emails) and never leads: `staylock worker`.
+	RoleWorker Role = iota + 1
+	// RoleScheduler takes part in River's leader election; the leader
+	// alone enqueues the periodic jobs and rescues jobs whose worker died:
+	// `staylock scheduler`, one or more per environment (exactly one leads).
+	RoleScheduler
+	// RoleEmbedded does both in the serving process: the single node on
+	// the embedded SQLite file.
+	RoleEmbedded
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleWorker:
+		return "worker"
+	case RoleScheduler:
+		return "scheduler"
+	case RoleEmbedded:
+		return "embedded"
+	}
+	return fmt.Sprintf("role(%d)", int(r))
+}
+
+// Defaults of Options.
+const (
+	DefaultConcurrency     = 10
+	DefaultMailMaxAttempts = 10
+	DefaultPurgeEvery      = time.Hour
+	DefaultJobTimeout      = time.Minute
+	DefaultRescueAfter     = 10 * time.Minute
+)
+
+// Options configure a Queue.
+type Options struct {
+	Role   Role
+	Store  persistence.Store
+	Sender mail.Sender
+	From   string // the mails' From address
+	// Concurrency is how many emails one process sends at once.
+	Concurrency int
+	// PurgeEvery is the period of the idempotency purge (scheduler).
+	PurgeEvery time.Duration
+	// JobTimeout bounds one attempt; RescueAfter (longer) is when the
+	// leader takes back a job left running by a dead worker and retries it.
+	JobTimeout, RescueAfter time.Duration
+	// PollInterval is how often workers look for jobs when no insert
+	// notification arrives (always, on SQLite). 0: River's default (1 s).
+	PollInterval time.Duration
+	// ID names this process in River (its leader id); "" makes one.
+	ID     string
+	Logger *zap.Logger
+}
+
+func (o *Options) withDefaults() error {
+	if o.Role < RoleWorker || o.Role > RoleEmbedded {
+		return fmt.Errorf("jobs: unknown role %d", o.Role)
+	}
+	if o.Store == nil || o.Sender == nil {
+		return errors.New("jobs: a store and a mail sender are required")
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.PurgeEvery <= 0 {
+		o.PurgeEvery = DefaultPurgeEvery
+	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = DefaultJobTimeout
+	}
+	if o.RescueAfter <= 0 {
+		o.RescueAfter = DefaultRescueAfter
+	}
+	if o.RescueAfter <= o.JobTimeout {
+		return fmt.Errorf("jobs: rescue after %s must be longer than the job timeout %s", o.RescueAfter, o.JobTimeout)
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.ID == "" {
+		host, _ := os.Hostname()
+		o.ID = fmt.Sprintf("%s-%s-%d", o.Role, host, os.Getpid())
+	}
+	return nil
+}
+
+// Queue is a running River client of one role.
+type Queue struct {
+	role  Role
+	id    string
+	start func(context.Context) error
+	stop  func(context.Context) error
+}
+
+// NewPostgres makes the queue of a Postgres deployment over pool.
+func NewPostgres(pool *pgxpool.Pool, opts Options) (*Queue, error) {
+	if err := opts.withDefaults(); err != nil {
+		return nil, err
+	}
+	if opts.Role == RoleEmbedded {
+		return nil, errors.New("jobs: the embedded role is for the SQLite store; run `staylock worker` and `staylock scheduler` on Postgres")
+	}
+	return newQueue[pgx.Tx](riverpgxv5.New(pool), opts, false)
+}
+
+// NewSQLite makes the queue of the embedded store over its writer handle.
+func NewSQLite(db *sql.DB, opts Options) (*Queue, error) {
+	if err := opts.withDefaults(); err != nil {
+		return nil, err
+	}
+	return newQueue[*sql.Tx](riversqlite.New(db), opts, true)
+}
+
+func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool) (*Queue, error) {
+	log := o.Logger.With(zap.String("component", "jobs"), zap.Stringer("role", o.Role))
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &mailWorker{sender: o.Sender, from: o.From, log: log}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &purgeWorker{store: o.Store, log: log}); err != nil {
+		return nil, err
+	}
+	cfg := &river.Config{
+		ID:                   o.ID,
+		Workers:              workers,
+		JobTimeout:           o.JobTimeout,
+		RescueStuckJobsAfter: o.RescueAfter,
+		FetchPollInterval:    o.PollInterval,
+		PollOnly:             pollOnly,
+		Logger:               slog.New(zapslog.NewHandler(log.Core())),
+		// Workers never lead: periodic jobs and rescues are the
+		// scheduler's, so that exactly one process per environment runs
+		// them whatever the number of workers.
+		LeaderElectionDisabled: o.Role == RoleWorker,
+	}
+	switch o.Role {
+	case RoleWorker:
+		cfg.Queues = map[string]river.QueueConfig{QueueMail: {MaxWorkers: o.Concurrency}}
+	case RoleScheduler:
+		cfg.Queues = map[string]river.QueueConfig{QueueMaintenance: {MaxWorkers: 1}}
+	case RoleEmbedded:
+		cfg.Queues = map[string]river.QueueConfig{QueueMail: {MaxWorkers: o.Concurrency}, QueueMaintenance: {MaxWorkers: 1}}
+	}
+	if o.Role != RoleWorker {
+		every := o.PurgeEvery
+		cfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(every),
+			func() (river.JobArgs, *river.InsertOpts) {
+				// One job per period, whichever scheduler leads when it
+				// comes: a new leader cannot run a tick twice.
+				return PurgeArgs{}, &river.InsertOpts{Queue: QueueMaintenance, UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+			}, &river.PeriodicJobOpts{ID: KindPurgeIdempotency})}
+	}
+	if pollOnly && o.PollInterval == 0 {
+		cfg.FetchPollInterval = 200 * time.Millisecond // no LISTEN on SQLite: poll often, it is a local file
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	return &Queue{role: o.Role, id: o.ID, start: client.Start, stop: client.Stop}, nil
+}
+
+// Start begins working; it returns once the client runs.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.start(ctx); err != nil {
+		return fmt.Errorf("start %s queue: %w", q.role, err)
+	}
+	return nil
+}
+
+// Stop finishes the jobs in hand (until ctx ends) and stops.
+func (q *Queue) Stop(ctx context.Context) error { return q.stop(ctx) }
+
+// ID is this process's name in River (leader id).
+func (q *Queue) ID() string { return q.id }

@@ -1,0 +1,63 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"go.uber.org/zap"
+
+	"github.com/staylock/staylock/jobs/mail"
+	"github.com/staylock/staylock/persistence"
+)
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// mailWorker sends a reservation email. A refusal for good (an SMTP 5xx, an
+// unusable address) cancels the job: retrying would only repeat it. Anything
+// else is retried with River's backoff until the job's attempts are used up,
+// then the job is discarded (River's dead-letter state).
+type mailWorker struct {
+	river.WorkerDefaults[MailArgs]
+	sender mail.Sender
+	from   string
+	log    *zap.Logger
+}
+
+func (w *mailWorker) Work(ctx context.Context, job *river.Job[MailArgs]) error {
+	m, err := mail.Render(job.Args.Args.Event, job.Args.Args.Reservation, w.from)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	if err := w.sender.Send(ctx, m); err != nil {
+		var perm *mail.PermanentError
+		if errors.As(err, &perm) {
+			w.log.Warn("mail refused for good", zap.String("message_id", m.ID), zap.Error(err))
+			return river.JobCancel(err)
+		}
+		return err
+	}
+	w.log.Debug("mail sent", zap.String("message_id", m.ID), zap.Int("attempt", job.Attempt))
+	return nil
+}
+
+// purgeWorker deletes expired idempotency records (periodic).
+type purgeWorker struct {
+	river.WorkerDefaults[PurgeArgs]
+	store persistence.Store
+	log   *zap.Logger
+}
+
+func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
+	n, err := w.store.PurgeIdempotency(ctx, time.Now())
+	if err != nil {
+		return fmt.Errorf("purge idempotency: %w", err)
+	}
+	if n > 0 {
+		w.log.Info("purged expired idempotency keys", zap.Int64("deleted", n))
+	}
+	return nil
+}
