@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"database/sql"
 	"fmt"
 	"net/http"
 	"sort"
@@ -8,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // reads River's tables
 
 	"github.com/staylock/staylock/jobs/mail/smtptest"
 	"github.com/staylock/staylock/persistence/pgtest"
@@ -142,4 +145,89 @@ func TestJobs_SIGKILLOfWorkerWhileSending(t *testing.T) {
 	}
 	b.MustStartQueue(t, "worker")
 	mustGetExactlyOneEach(t, srv, confirmedMailIDs(t, c), 60*time.Second)
+}
+
+// TestJobs_OneSchedulerLeadsEachTick: three schedulers on one database run
+// the periodic purge once per tick (one leader enqueues it, one job per
+// period), and when the leader is SIGKILLed another takes over the next
+// ticks.
+func TestJobs_OneSchedulerLeadsEachTick(t *testing.T) {
+	dbURL := pgtest.NewDatabase(t)
+	b := backend{"postgres", []string{"STORAGE_PATH=" + t.TempDir(), "DB_URL=" + dbURL, "JOB_PURGE_EVERY=1s",
+		"JOB_TIMEOUT=2s", "JOB_RESCUE_AFTER=3s", "JOB_POLL_INTERVAL=200ms"}}
+	b.MustRunCommand(t, "migrate", "up")
+	byID := map[string]*server{}
+	for range 3 {
+		s := b.MustStartQueue(t, "scheduler")
+		byID[s.url] = s
+	}
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+
+	// ticks counts the purge jobs per period and how many of them ran.
+	ticks := func() (perTick map[time.Time]int, completed int, last time.Time) {
+		rows, err := db.Query(`SELECT date_trunc('second', scheduled_at), state::text FROM river_job WHERE kind = 'purge_idempotency'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		perTick = map[time.Time]int{}
+		for rows.Next() {
+			var at time.Time
+			var state string
+			if err := rows.Scan(&at, &state); err != nil {
+				t.Fatal(err)
+			}
+			perTick[at]++
+			if state == "completed" {
+				completed++
+				if at.After(last) {
+					last = at
+				}
+			}
+		}
+		return perTick, completed, last
+	}
+	leader := func() string {
+		var id string
+		if err := db.QueryRow(`SELECT leader_id FROM river_leader`).Scan(&id); err != nil {
+			return ""
+		}
+		return id
+	}
+	waitFor := func(what string, within time.Duration, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %s", what, within)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	checkOncePerTick := func() {
+		t.Helper()
+		perTick, _, _ := ticks()
+		for at, n := range perTick {
+			if n != 1 {
+				t.Fatalf("tick %s has %d purge jobs, want 1", at.Format(time.TimeOnly), n)
+			}
+		}
+	}
+
+	waitFor("four ticks run", 60*time.Second, func() bool { _, done, _ := ticks(); return done >= 4 })
+	checkOncePerTick()
+	first := leader()
+	victim := byID[first]
+	if victim == nil {
+		t.Fatalf("leader %q is none of the schedulers %v", first, byID)
+	}
+	victim.stop(t, syscall.SIGKILL)
+	killedAt := time.Now()
+	waitFor("another scheduler leads", 60*time.Second, func() bool { l := leader(); return l != "" && l != first })
+	waitFor("ticks after the kill run", 60*time.Second, func() bool { _, _, last := ticks(); return last.After(killedAt) })
+	checkOncePerTick()
 }
