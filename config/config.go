@@ -112,6 +112,9 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof on this address (keep it on
 	// loopback: profiles reveal internals). Empty = off.
 	PprofAddr string `env:"PPROF_ADDR"`
+	// MetricsAddr, when set, is where `worker` and `scheduler` serve
+	// /metrics and /livez (serve has them on HTTP_ADDR). Empty = off.
+	MetricsAddr string `env:"METRICS_ADDR"`
 }
 
 // Mail configures outgoing email.
@@ -528,6 +531,11 @@ func (c Config) validate() []Problem {
 			add("PPROF_ADDR", "must be host:port such as 127.0.0.1:6060: %v", err)
 		}
 	}
+	if c.MetricsAddr != "" {
+		if err := checkHostPort(c.MetricsAddr, true); err != nil {
+			add("METRICS_ADDR", "must be host:port such as 127.0.0.1:9101: %v", err)
+		}
+	}
 	if strings.TrimSpace(c.StoragePath) == "" {
 		add("STORAGE_PATH", "must not be empty")
 	}
@@ -834,5 +842,6 @@ func (c Config) Redacted() map[string]string {
 		"LOG_LEVEL":            c.LogLevel,
 		"GROUP_COMMIT":         strconv.FormatBool(c.GroupCommit),
 		"MAX_BATCH":            strconv.Itoa(c.MaxBatch),
+		"METRICS_ADDR":         c.MetricsAddr,
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -77,6 +78,9 @@ type Options struct {
 	// ID names this process in River (its leader id); "" makes one.
 	ID     string
 	Logger *zap.Logger
+	// Registry, when set, receives the job outcome metrics
+	// (hotel_jobs_completed_total, …) of the jobs this process runs.
+	Registry prometheus.Registerer
 }
 
 func (o *Options) withDefaults() error {
@@ -184,7 +188,17 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
-	return &Queue{role: o.Role, id: o.ID, start: client.Start, stop: client.Stop}, nil
+	q := &Queue{role: o.Role, id: o.ID, start: client.Start, stop: client.Stop}
+	if o.Registry != nil {
+		m := NewMetrics(o.Registry)
+		events, unsubscribe := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
+		go m.observe(events)
+		q.stop = func(ctx context.Context) error {
+			defer unsubscribe() // closes events: observe returns
+			return client.Stop(ctx)
+		}
+	}
+	return q, nil
 }
 
 // Start begins working; it returns once the client runs.

@@ -168,3 +168,95 @@ func (s *MemoryStore) JobsWritten(_ context.Context, kind string) (int, error) {
 	}
 	return n, nil
 }
+
+// QueueStats is the state of the job queue, for metrics: per queue, the
+// jobs waiting and the age of the oldest; per kind, the jobs discarded
+// after their last attempt (the dead-letter state).
+type QueueStats struct {
+	Available       map[string]int           // by queue
+	OldestAvailable map[string]time.Duration // by queue
+	Discarded       map[string]int           // by kind
+}
+
+func newQueueStats() QueueStats {
+	return QueueStats{Available: map[string]int{}, OldestAvailable: map[string]time.Duration{}, Discarded: map[string]int{}}
+}
+
+// JobQueueStats reads the queue's state.
+func (s *PostgresStore) JobQueueStats(ctx context.Context) (QueueStats, error) {
+	st := newQueueStats()
+	rows, err := s.pool.Query(ctx, `SELECT queue, count(*), coalesce(extract(epoch FROM now() - min(scheduled_at)), 0)::float8
+		FROM river_job WHERE state = 'available' GROUP BY queue`)
+	if err != nil {
+		return st, fmt.Errorf("queue stats: %w", err)
+	}
+	for rows.Next() {
+		var q string
+		var n int
+		var age float64
+		if err := rows.Scan(&q, &n, &age); err != nil {
+			rows.Close()
+			return st, fmt.Errorf("queue stats: %w", err)
+		}
+		st.Available[q], st.OldestAvailable[q] = n, time.Duration(max(age, 0)*float64(time.Second))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("queue stats: %w", err)
+	}
+	rows, err = s.pool.Query(ctx, `SELECT kind, count(*) FROM river_job WHERE state = 'discarded' GROUP BY kind`)
+	if err != nil {
+		return st, fmt.Errorf("queue stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return st, fmt.Errorf("queue stats: %w", err)
+		}
+		st.Discarded[k] = n
+	}
+	return st, rows.Err()
+}
+
+// JobQueueStats reads the queue's state.
+func (s *SQLiteStore) JobQueueStats(ctx context.Context) (QueueStats, error) {
+	st := newQueueStats()
+	rows, err := s.r.QueryContext(ctx, `SELECT queue, count(*), coalesce((julianday('now') - julianday(min(scheduled_at))) * 86400.0, 0)
+		FROM river_job WHERE state = 'available' GROUP BY queue`)
+	if err != nil {
+		return st, fmt.Errorf("queue stats: %w", err)
+	}
+	for rows.Next() {
+		var q string
+		var n int
+		var age float64
+		if err := rows.Scan(&q, &n, &age); err != nil {
+			rows.Close()
+			return st, fmt.Errorf("queue stats: %w", err)
+		}
+		st.Available[q], st.OldestAvailable[q] = n, time.Duration(max(age, 0)*float64(time.Second))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("queue stats: %w", err)
+	}
+	rows, err = s.r.QueryContext(ctx, `SELECT kind, count(*) FROM river_job WHERE state = 'discarded' GROUP BY kind`)
+	if err != nil {
+		return st, fmt.Errorf("queue stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return st, fmt.Errorf("queue stats: %w", err)
+		}
+		st.Discarded[k] = n
+	}
+	return st, rows.Err()
+}
+
+// JobQueueStats is empty: nothing runs jobs on the memory store.
+func (s *MemoryStore) JobQueueStats(context.Context) (QueueStats, error) { return newQueueStats(), nil }

@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -28,14 +33,14 @@ func newMailer(cfg config.Config) (mail.Sender, error) {
 }
 
 // newQueue makes the job queue of role over the store's database.
-func newQueue(cfg config.Config, store persistence.Store, role jobs.Role, log *zap.Logger) (*jobs.Queue, error) {
+func newQueue(cfg config.Config, store persistence.Store, role jobs.Role, log *zap.Logger, reg prometheus.Registerer) (*jobs.Queue, error) {
 	sender, err := newMailer(cfg)
 	if err != nil {
 		return nil, err
 	}
 	opts := jobs.Options{Role: role, Store: store, Sender: sender, From: cfg.Mail.From(),
 		Concurrency: cfg.Jobs.Concurrency, PurgeEvery: cfg.Jobs.PurgeEvery, JobTimeout: cfg.Jobs.Timeout,
-		RescueAfter: cfg.Jobs.RescueAfter, PollInterval: cfg.Jobs.PollInterval, Logger: log}
+		RescueAfter: cfg.Jobs.RescueAfter, PollInterval: cfg.Jobs.PollInterval, Logger: log, Registry: reg}
 	switch st := store.(type) {
 	case *persistence.PostgresStore:
 		return jobs.NewPostgres(st.Pool(), opts)
@@ -93,9 +98,20 @@ func newQueueCmd(a *app, role jobs.Role, short, long string) *cobra.Command {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
-			q, err := newQueue(cfg, store, role, log)
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			jobs.RegisterQueueCollector(reg, store)
+			q, err := newQueue(cfg, store, role, log, reg)
 			if err != nil {
 				return err
+			}
+			if cfg.MetricsAddr != "" {
+				stop, url, err := serveMetrics(cfg.MetricsAddr, reg, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+				fmt.Fprintf(a.stdout, "metrics on %s/metrics\n", url)
 			}
 			fmt.Fprintf(a.stdout, "staylock %s running (%s)\n", role, q.ID())
 			return runQueue(ctx, q, cfg.ShutdownTimeout, log)
@@ -117,4 +133,25 @@ func newSchedulerCmd(a *app) *cobra.Command {
 			"periodic jobs (the idempotency purge, every JOB_PURGE_EVERY) and rescues jobs\n"+
 			"left running by dead workers. Running two or three for failover is safe: each\n"+
 			"tick runs once.")
+}
+
+// serveMetrics serves /metrics and /livez of a worker or scheduler on addr.
+func serveMetrics(addr string, reg *prometheus.Registry, log *zap.Logger) (stop func(), url string, err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("METRICS_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("metrics server", zap.Error(err))
+		}
+	}()
+	return func() { _ = srv.Close() }, listenURL(ln.Addr()), nil
 }

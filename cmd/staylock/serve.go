@@ -131,7 +131,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(gateway.Listener(ln)) }()
 
-	stopQueue, err := serveQueue(ctx, cfg, store, log)
+	stopQueue, err := serveQueue(ctx, cfg, store, log, reg)
 	if err != nil {
 		return err
 	}
@@ -317,14 +317,17 @@ func keyNodeName(addr net.Addr) string {
 // (one node: it works the emails and runs the periodic jobs). On Postgres
 // the jobs are written by serve and run by `staylock worker` and
 // `staylock scheduler`; the memory store has none. stop is idempotent.
-func serveQueue(ctx context.Context, cfg config.Config, store persistence.Store, log *zap.Logger) (stop func(), err error) {
+func serveQueue(ctx context.Context, cfg config.Config, store persistence.Store, log *zap.Logger, reg *prometheus.Registry) (stop func(), err error) {
+	if !cfg.MemoryStore() {
+		jobs.RegisterQueueCollector(reg, store)
+	}
 	if _, embedded := store.(*persistence.SQLiteStore); !embedded {
 		if !cfg.MemoryStore() {
 			log.Info("emails are sent by `staylock worker`, periodic jobs run by `staylock scheduler`")
 		}
 		return func() {}, nil
 	}
-	q, err := newQueue(cfg, store, jobs.RoleEmbedded, log)
+	q, err := newQueue(cfg, store, jobs.RoleEmbedded, log, reg)
 	if err != nil {
 		return nil, err
 	}
