@@ -20,7 +20,7 @@ import (
 
 // keyCacheTTL is how long a found key is trusted without asking the store.
 // Revocation does not wait for it: a revocation raises the key generation,
-// which WatchKeyRevocations applies within a poll. The TTL bounds what a
+// which Watch applies within a poll. The TTL bounds what a
 // node that cannot reach the database keeps trusting.
 const keyCacheTTL = 5 * time.Second
 
@@ -127,6 +127,13 @@ func (k *keyCache) put(h string, key persistence.APIKey, gen int64) {
 	k.entries[h] = cachedKey{key: key, until: now.Add(k.ttl)}
 }
 
+// generationNow is the generation the cache has applied.
+func (k *keyCache) generationNow() int64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.generation
+}
+
 // apply moves the cache to generation gen, dropping every cached key when
 // it moved; it reports whether it did.
 func (k *keyCache) apply(gen int64) bool {
@@ -140,18 +147,25 @@ func (k *keyCache) apply(gen int64) bool {
 	return true
 }
 
-// WatchKeyRevocations makes revocations take effect on this node within a
-// poll (Options.KeyPoll): it reads the key generation, drops the key cache
-// when it moved, and confirms the generation it applied under the name node
-// so that `keys revoke` can wait for every live node. It returns when ctx
-// ends.
-func (s *Server) WatchKeyRevocations(ctx context.Context, node string) {
+// Watch makes what every node caches follow the database within a poll
+// (Options.KeyPoll): it reads the key generation, which key revocations and
+// maintenance changes raise; when it moved, it drops the key cache and
+// reloads the maintenance state, then confirms the generation it applied
+// under the name node, so that `keys revoke`, `down` and `up` can wait for
+// every live node. It returns when ctx ends.
+func (s *Server) Watch(ctx context.Context, node string) {
 	tick := time.NewTicker(s.opts.KeyPoll)
 	defer tick.Stop()
 	var confirmed time.Time
 	failing := false
 	for {
 		gen, err := s.store.KeyGeneration(ctx)
+		if err == nil && (gen > s.keys.generationNow() || s.maintenance.Load() == nil) {
+			var m persistence.Maintenance
+			if m, err = persistence.GetMaintenance(ctx, s.store); err == nil {
+				s.applyMaintenance(m)
+			}
+		}
 		if err == nil {
 			moved := s.keys.apply(gen)
 			if now := time.Now(); moved || now.Sub(confirmed) >= keyConfirmEvery {

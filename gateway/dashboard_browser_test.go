@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/staylock/staylock/gateway"
+	"github.com/staylock/staylock/persistence"
 )
 
 // chromiumPath is Debian's chromium. Without it the browser test skips on a
@@ -130,6 +131,19 @@ func TestDashboardShowsBookingsLive(t *testing.T) {
 		waitJS(`document.getElementById("conn-state").dataset.state === "reconnecting"`, 2*time.Second),
 		waitJS(`document.getElementById("conn-state").dataset.state === "live" && state.subscribed`, 15*time.Second),
 	)
+	// `staylock down`: the page shows the banner with the message, and
+	// drops it after `up` (the page polls /health, outside the gate).
+	if _, err := e.srv.Store.SetMaintenance(context.Background(), persistence.Maintenance{On: true, RetryAfter: 60,
+		Message: "Database upgrade", Since: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	step("maintenance banner", 20*time.Second,
+		waitJS(`!document.getElementById("maintenance").hidden && document.getElementById("maintenance").textContent.includes("Database upgrade")`, 15*time.Second))
+	if _, err := e.srv.Store.SetMaintenance(context.Background(), persistence.Maintenance{}); err != nil {
+		t.Fatal(err)
+	}
+	step("banner gone after up", 20*time.Second, waitJS(`document.getElementById("maintenance").hidden`, 15*time.Second))
+
 	feed, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.getElementById("feed").children.length`))
 	if err != nil || feed < 3 {
 		t.Errorf("feed has %d entries (%v), want the 3 bookings", feed, err)

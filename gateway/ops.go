@@ -45,10 +45,12 @@ type checkResult struct {
 }
 
 type opsResponse struct {
-	Status   string                 `json:"status"`
-	Version  string                 `json:"version,omitempty"`
-	Draining bool                   `json:"draining,omitempty"`
-	Checks   map[string]checkResult `json:"checks,omitempty"`
+	Status   string `json:"status"`
+	Version  string `json:"version,omitempty"`
+	Draining bool   `json:"draining,omitempty"`
+	// Maintenance is reported by /health (the dashboard's banner).
+	Maintenance *maintenanceInfo       `json:"maintenance,omitempty"`
+	Checks      map[string]checkResult `json:"checks,omitempty"`
 }
 
 // livez: 200 while the process runs.
@@ -145,7 +147,7 @@ func (h *opsHandler) readyz(c *gin.Context) {
 // drains; 503 only when failing.
 func (h *opsHandler) health(c *gin.Context) {
 	s := h.server
-	h.writeChecks(c, opsResponse{Version: s.opts.Version, Draining: s.draining.Load()})
+	h.writeChecks(c, opsResponse{Version: s.opts.Version, Draining: s.draining.Load(), Maintenance: s.maintenanceInfo()})
 }
 
 func (h *opsHandler) writeChecks(c *gin.Context, out opsResponse) {

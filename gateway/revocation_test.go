@@ -27,7 +27,7 @@ func TestRevocationReachesEveryNode(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{}, 2)
 		for name, srv := range map[string]*gateway.Server{"node-1": e.srv, "node-2": other} {
-			go func() { srv.WatchKeyRevocations(ctx, name); done <- struct{}{} }()
+			go func() { srv.Watch(ctx, name); done <- struct{}{} }()
 		}
 		t.Cleanup(func() { cancel(); <-done; <-done })
 

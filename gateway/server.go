@@ -52,7 +52,7 @@ type Options struct {
 	Stream StreamOptions
 	// RateLimit is the per-API-key limit (429 rate_limited); off when zero.
 	RateLimit RateLimitOptions
-	// KeyPoll is how often WatchKeyRevocations reads the key generation
+	// KeyPoll is how often Watch reads the key generation
 	// (default 250 ms): a revoked key stops working on this node within it.
 	KeyPoll time.Duration
 	// Now is the clock of the booking window: which nights a property
@@ -75,6 +75,9 @@ type Server struct {
 	hub      *hub
 	limiter  *rateLimiter // nil: no rate limit
 	draining atomic.Bool
+	// maintenance is the maintenance state, reloaded by Watch when the
+	// key generation moves; nil until the first poll (off).
+	maintenance atomic.Pointer[persistence.Maintenance]
 
 	checksMu sync.RWMutex
 	checks   []namedCheck
@@ -251,9 +254,9 @@ func (s *Server) buildRouter() *gin.Engine {
 		switch rt.access {
 		case accessPublic:
 		case accessStream:
-			chain = append(chain, s.streamAuth, limit, authorize(rt.access))
+			chain = append(chain, s.maintenanceGate, s.streamAuth, limit, authorize(rt.access))
 		default:
-			chain = append(chain, s.authenticate, limit, authorize(rt.access))
+			chain = append(chain, s.maintenanceGate, s.authenticate, limit, authorize(rt.access))
 		}
 		chain = append(chain, rt.handle)
 		g.Handle(rt.method, rt.path, chain...)

@@ -3,6 +3,7 @@ package persistence
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -210,4 +211,96 @@ func (s *MemoryStore) KeyGenerationLaggards(_ context.Context, gen int64, seenSi
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// maintenanceKey is the meta row holding the maintenance state (JSON; ""
+// or absent when off).
+const maintenanceKey = "maintenance"
+
+// Maintenance is the maintenance mode every node applies: while On, API
+// calls answer 503 maintenance with Retry-After, except those carrying the
+// bypass secret (only its SHA-256 is stored).
+type Maintenance struct {
+	On         bool      `json:"on"`
+	RetryAfter int       `json:"retry_after"` // seconds
+	Message    string    `json:"message,omitempty"`
+	SecretHash []byte    `json:"secret_hash,omitempty"`
+	Since      time.Time `json:"since"`
+}
+
+// SetMaintenance stores m and raises the key generation in the same
+// transaction, so that nodes reload it at their next poll and `staylock
+// down`/`up` can wait for every live node (KeyGenerationLaggards).
+func (s *PostgresStore) SetMaintenance(ctx context.Context, m Maintenance) (int64, error) {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return 0, err
+	}
+	var gen int64
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+			maintenanceKey, string(raw)); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `INSERT INTO meta (key, value) VALUES ($1, '1')
+			ON CONFLICT (key) DO UPDATE SET value = (meta.value::bigint + 1)::text
+			RETURNING value::bigint`, keyGenerationKey).Scan(&gen)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("set maintenance: %w", err)
+	}
+	return gen, nil
+}
+
+// SetMaintenance stores m and raises the key generation.
+func (s *SQLiteStore) SetMaintenance(ctx context.Context, m Maintenance) (int64, error) {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return 0, err
+	}
+	var gen int64
+	err = s.withTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+			maintenanceKey, string(raw)); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO meta (key, value) VALUES (?, '1')
+			ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)
+			RETURNING CAST(value AS INTEGER)`, keyGenerationKey).Scan(&gen)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("set maintenance: %w", err)
+	}
+	return gen, nil
+}
+
+// SetMaintenance stores m and raises the key generation.
+func (s *MemoryStore) SetMaintenance(_ context.Context, m Maintenance) (int64, error) {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.meta[maintenanceKey] = string(raw)
+	gen, _ := strconv.ParseInt(s.meta[keyGenerationKey], 10, 64)
+	gen++
+	s.meta[keyGenerationKey] = strconv.FormatInt(gen, 10)
+	return gen, nil
+}
+
+// GetMaintenance reads the maintenance state (off when never set).
+func GetMaintenance(ctx context.Context, s Store) (Maintenance, error) {
+	raw, err := s.GetMeta(ctx, maintenanceKey)
+	if errors.Is(err, ErrNotFound) || (err == nil && raw == "") {
+		return Maintenance{}, nil
+	}
+	if err != nil {
+		return Maintenance{}, fmt.Errorf("read maintenance: %w", err)
+	}
+	var m Maintenance
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return Maintenance{}, fmt.Errorf("read maintenance: %w", err)
+	}
+	return m, nil
 }

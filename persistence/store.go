@@ -168,6 +168,10 @@ type Store interface {
 	// JobQueueStats reads what waits in the queue and what was discarded.
 	JobQueueStats(ctx context.Context) (QueueStats, error)
 
+	// SetMaintenance stores the maintenance state and raises the key
+	// generation in the same transaction (nodes reload it when it moves);
+	// it returns the new generation. Read it with GetMaintenance.
+	SetMaintenance(ctx context.Context, m Maintenance) (generation int64, err error)
 	// KeyGeneration is the current key generation (0 before any revocation).
 	KeyGeneration(ctx context.Context) (int64, error)
 	// ConfirmKeyGeneration records that node has dropped every key cached

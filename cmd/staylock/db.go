@@ -311,19 +311,29 @@ func revokeKey(ctx context.Context, st persistence.Store, id string, wait time.D
 	case err != nil:
 		return fmt.Errorf("revoke key: %w", err)
 	}
+	if err := waitForNodes(ctx, st, gen, wait); err != nil {
+		return fmt.Errorf("revoked API key %s, but %w", id, err)
+	}
+	fmt.Fprintf(out, "revoked API key %s; no live node accepts it any more\n", id)
+	return nil
+}
+
+// waitForNodes waits until every live node has applied generation gen of
+// what nodes cache (keys, maintenance); an error names the nodes that did
+// not confirm within wait.
+func waitForNodes(ctx context.Context, st persistence.Store, gen int64, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
 		lag, err := st.KeyGenerationLaggards(ctx, gen, time.Now().Add(-gateway.KeyNodeLive))
 		if err != nil {
-			return fmt.Errorf("revoked API key %s, but could not check the nodes: %w", id, err)
+			return fmt.Errorf("could not check the nodes: %w", err)
 		}
 		if len(lag) == 0 {
-			fmt.Fprintf(out, "revoked API key %s; no live node accepts it any more\n", id)
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("revoked API key %s, but %d node(s) did not confirm within %s: %s; each stops trusting it within %s of its last confirmation",
-				id, len(lag), wait, strings.Join(lag, ", "), gateway.KeyNodeLive)
+			return fmt.Errorf("%d node(s) did not confirm within %s: %s; each follows within %s of its last confirmation",
+				len(lag), wait, strings.Join(lag, ", "), gateway.KeyNodeLive)
 		}
 		select {
 		case <-ctx.Done():

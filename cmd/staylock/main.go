@@ -130,6 +130,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newLoadtestCmd(a),
 		newProbeCmd(a),
 		newBackupCmd(a),
+		newDownCmd(a),
+		newUpCmd(a),
 		newWorkerCmd(a),
 		newSchedulerCmd(a),
 	)

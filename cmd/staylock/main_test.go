@@ -446,3 +446,27 @@ func TestConfigShowsWhereAppKeyComesFrom(t *testing.T) {
 		t.Errorf("the key is printed:\n%s", r.stdout)
 	}
 }
+
+// TestDownRefusesBadFlags: `down` says what to fix and changes nothing;
+// `down` then `up` on the embedded store with no node running succeed.
+func TestDownRefusesBadFlags(t *testing.T) {
+	e := localEnv(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"down", "--retry", "0"}, "--retry 0: want seconds from 1 to 86400"},
+		{[]string{"down", "--secret", "short"}, "--secret: at least 16 characters"},
+		{[]string{"down", "--message", strings.Repeat("x", 501)}, "--message: at most 500 characters"},
+	} {
+		if r := staylock(t, "", e, tc.args...); r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: %v", tc.args[:2], r)
+		}
+	}
+	if r := MustRun(t, e, "down", "--retry", "30"); !strings.Contains(r.stdout, "maintenance mode is on (Retry-After 30 s) on every live node") {
+		t.Errorf("down: %v", r)
+	}
+	if r := MustRun(t, e, "up"); !strings.Contains(r.stdout, "maintenance mode is off on every live node") {
+		t.Errorf("up: %v", r)
+	}
+}

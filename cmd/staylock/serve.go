@@ -119,7 +119,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go srv.WatchKeyRevocations(watchCtx, keyNodeName(ln.Addr()))
+	go srv.Watch(watchCtx, keyNodeName(ln.Addr()))
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)

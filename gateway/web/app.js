@@ -355,7 +355,30 @@ function signOut(message) {
   err.textContent = message || "";
 }
 
+// ----------------------------------------------------------- maintenance
+// /health is outside the maintenance gate: it says whether `staylock down`
+// is in force, and the banner follows it.
+const MAINTENANCE_POLL_MS = 5000;
+
+async function checkMaintenance() {
+  try {
+    const res = await fetch("/health", { cache: "no-store" });
+    const data = await res.json();
+    showMaintenance(data && data.maintenance);
+  } catch (e) { /* the server is away: the connection state says so */ }
+}
+
+function showMaintenance(m) {
+  const el = $("maintenance");
+  if (!m || !m.on) { el.hidden = true; el.textContent = ""; return; }
+  el.textContent = "Maintenance: " + (m.message || "the API is down for maintenance") +
+    " (retry in " + m.retry_after + " s). Availability shown may be stale.";
+  el.hidden = false;
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  checkMaintenance();
+  setInterval(checkMaintenance, MAINTENANCE_POLL_MS);
   $("from").value = isoDate(new Date());
   $("sign-in-form").addEventListener("submit", (ev) => {
     ev.preventDefault();

@@ -101,7 +101,7 @@ func Start(t testing.TB, dbURL string, opts Options) *Server {
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		gw.WatchKeyRevocations(watchCtx, "testserver "+url)
+		gw.Watch(watchCtx, "testserver "+url)
 	}()
 	t.Cleanup(func() {
 		hs.Close()
