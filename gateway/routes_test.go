@@ -24,8 +24,9 @@ var viewerMayPost = map[string]bool{
 // guestData are the GET routes that carry guests' personal data: a viewer
 // key (the one pasted into dashboards) may not read them.
 var guestData = map[string]bool{
-	"GET /v1/properties/:property/reservations": true,
-	"GET /v1/reservations/:reservation":         true,
+	"GET /v1/properties/:property/reservations":       true,
+	"GET /v1/reservations/:reservation":               true,
+	"GET /v1/reservations/:reservation/notifications": true,
 }
 
 // plainStatus is what a route answers an authorised plain request when

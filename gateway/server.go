@@ -222,6 +222,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/v1/properties/:property/reservations", accessBook, res.create},
 		{http.MethodGet, "/v1/properties/:property/reservations", accessGuests, res.list},
 		{http.MethodGet, "/v1/reservations/:reservation", accessGuests, res.get},
+		{http.MethodGet, "/v1/reservations/:reservation/notifications", accessGuests, res.notifications},
 		{http.MethodPatch, "/v1/reservations/:reservation", accessBook, res.modify},
 		{http.MethodPost, "/v1/reservations/:reservation/cancel", accessBook, res.cancel},
 

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -260,3 +261,80 @@ func (s *SQLiteStore) JobQueueStats(ctx context.Context) (QueueStats, error) {
 
 // JobQueueStats is empty: nothing runs jobs on the memory store.
 func (s *MemoryStore) JobQueueStats(context.Context) (QueueStats, error) { return newQueueStats(), nil }
+
+// JobInfo is one job of a reservation, for operators and the smoke test.
+type JobInfo struct {
+	Kind      string
+	Key       string // e.g. r_abc.confirmed.v1
+	State     string // River's: available, running, retryable, completed, cancelled, discarded, …
+	Attempts  int
+	LastError string
+	CreatedAt time.Time
+}
+
+// ReservationJobs lists the jobs whose key belongs to reservation id
+// (keys start with "<id>."), oldest first. Reservation ids are random and
+// unique across tenants; the caller checks the tenant owns the reservation.
+func (s *PostgresStore) ReservationJobs(ctx context.Context, id string) ([]JobInfo, error) {
+	rows, err := s.pool.Query(ctx, `SELECT kind, args->>'key', state::text, attempt,
+			coalesce(errors[array_length(errors, 1)]->>'error', ''), created_at
+		FROM river_job WHERE args->>'key' LIKE $1 ESCAPE '\' ORDER BY id`, likePrefix(id))
+	if err != nil {
+		return nil, fmt.Errorf("reservation jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []JobInfo
+	for rows.Next() {
+		var j JobInfo
+		if err := rows.Scan(&j.Kind, &j.Key, &j.State, &j.Attempts, &j.LastError, &j.CreatedAt); err != nil {
+			return nil, fmt.Errorf("reservation jobs: %w", err)
+		}
+		j.CreatedAt = j.CreatedAt.UTC()
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// ReservationJobs lists the jobs of reservation id.
+func (s *SQLiteStore) ReservationJobs(ctx context.Context, id string) ([]JobInfo, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT kind, json_extract(args, '$.key'), state, attempt,
+			coalesce(json_extract(errors, '$[#-1].error'), ''), created_at
+		FROM river_job WHERE json_extract(args, '$.key') LIKE ? ESCAPE '\' ORDER BY id`, likePrefix(id))
+	if err != nil {
+		return nil, fmt.Errorf("reservation jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []JobInfo
+	for rows.Next() {
+		var j JobInfo
+		var created any
+		if err := rows.Scan(&j.Kind, &j.Key, &j.State, &j.Attempts, &j.LastError, &created); err != nil {
+			return nil, fmt.Errorf("reservation jobs: %w", err)
+		}
+		if t, ok := created.(time.Time); ok {
+			j.CreatedAt = t.UTC()
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// ReservationJobs lists the jobs of reservation id (never run: the memory
+// store has no workers).
+func (s *MemoryStore) ReservationJobs(_ context.Context, id string) ([]JobInfo, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []JobInfo
+	for _, j := range s.jobList {
+		if strings.HasPrefix(j.Key, id+".") {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+// likePrefix is a LIKE pattern for keys starting with id + ".".
+func likePrefix(id string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(id) + `.%`
+}

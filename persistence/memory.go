@@ -41,6 +41,7 @@ type MemoryStore struct {
 	meta       map[string]string
 	keyNodes   map[string]memNode // key cache confirmations, by node
 	jobs       map[[2]string]bool // (kind, key) of every job written
+	jobList    []JobInfo          // the same, in order
 }
 
 // memActor is an actor's journal: the latest snapshot and the events after
@@ -331,7 +332,10 @@ func (s *MemoryStore) CommitBatch(ctx context.Context, b Batch) error {
 		if s.jobs == nil {
 			s.jobs = map[[2]string]bool{}
 		}
-		s.jobs[[2]string{j.Kind, j.Key}] = true
+		if k := [2]string{j.Kind, j.Key}; !s.jobs[k] {
+			s.jobs[k] = true
+			s.jobList = append(s.jobList, JobInfo{Kind: j.Kind, Key: j.Key, State: "available", CreatedAt: p.at})
+		}
 	}
 	if len(evs) > 0 || p.Snapshot != nil {
 		if a == nil {

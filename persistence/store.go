@@ -165,6 +165,8 @@ type Store interface {
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) (generation int64, err error)
 	// JobsWritten counts the jobs of kind in the queue (in any state).
 	JobsWritten(ctx context.Context, kind string) (int, error)
+	// ReservationJobs lists the jobs (emails) of reservation id, oldest first.
+	ReservationJobs(ctx context.Context, id string) ([]JobInfo, error)
 	// JobQueueStats reads what waits in the queue and what was discarded.
 	JobQueueStats(ctx context.Context) (QueueStats, error)
 

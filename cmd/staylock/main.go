@@ -130,6 +130,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newLoadtestCmd(a),
 		newProbeCmd(a),
 		newBackupCmd(a),
+		newSmokeCmd(a),
 		newDownCmd(a),
 		newUpCmd(a),
 		newWorkerCmd(a),

@@ -968,13 +968,22 @@ func testJobs(t *testing.T, s persistence.Store) {
 	mustNoErr(t, s.CommitBatch(c, persistence.Batch{ActorID: actor, FirstSeq: 2, At: base,
 		Events: [][]byte{[]byte(`{}`)}, Jobs: []persistence.JobRow{job("r_1.confirmed.v1"), job("r_1.modified.v2")}}), "batch 2")
 	count(3, "after batch 2 (r_1.confirmed.v1 was written before)")
-	err := s.CommitBatch(c, persistence.Batch{ActorID: actor, FirstSeq: 2, At: base,
+	mustNoErr(t, s.CommitBatch(c, persistence.Batch{ActorID: actor, FirstSeq: 3, At: base,
+		Events: [][]byte{[]byte(`{}`)}, Jobs: []persistence.JobRow{job("r_10.confirmed.v1")}}), "batch 3")
+	count(4, "after batch 3")
+	jobs, err := s.ReservationJobs(c, "r_1")
+	mustNoErr(t, err, "reservation jobs")
+	if len(jobs) != 2 || jobs[0].Key != "r_1.confirmed.v1" || jobs[1].Key != "r_1.modified.v2" ||
+		jobs[0].Kind != "test_mail" || jobs[0].State != "available" || jobs[0].CreatedAt.IsZero() {
+		t.Fatalf("jobs of r_1 (not r_10): %+v", jobs)
+	}
+	err = s.CommitBatch(c, persistence.Batch{ActorID: actor, FirstSeq: 2, At: base,
 		Events: [][]byte{[]byte(`{}`)}, Jobs: []persistence.JobRow{job("r_3.confirmed.v1")}})
 	mustErrIs(t, err, persistence.ErrFenced, "fenced batch")
-	count(3, "after a fenced batch")
-	err = s.CommitBatch(c, persistence.Batch{ActorID: actor, FirstSeq: 3, At: base, Jobs: []persistence.JobRow{{Kind: "test_mail"}}})
+	count(4, "after a fenced batch")
+	err = s.CommitBatch(c, persistence.Batch{ActorID: actor, FirstSeq: 4, At: base, Jobs: []persistence.JobRow{{Kind: "test_mail"}}})
 	if err == nil {
 		t.Fatal("a job without a key was accepted")
 	}
-	count(3, "after a refused batch")
+	count(4, "after a refused batch")
 }
