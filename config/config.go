@@ -739,22 +739,23 @@ func DecodeKey(s string) ([]byte, error) {
 	return b, nil
 }
 
-// SigningKey is the key new signatures use: APP_KEY_NEXT during a rotation,
-// else APP_KEY. Nil when neither is set (call EnsureLocalAppKey first).
+// SigningKey is the key new signatures use: APP_KEY, always. APP_KEY_NEXT
+// only verifies. A rotation is four rolling deploys (docs/operations.md):
+// both (APP_KEY=old, APP_KEY_NEXT=new), switch (APP_KEY=new,
+// APP_KEY_NEXT=old), redeploy, remove the old. Signing with APP_KEY_NEXT as
+// soon as it is set would break every rolling deploy: a token minted on an
+// upgraded node would be refused by a node that does not know the new key
+// yet. Nil when APP_KEY is unset (call EnsureLocalAppKey first).
 func (c Config) SigningKey() []byte {
-	if c.KeyNext != "" {
-		b, _ := DecodeKey(c.KeyNext)
-		return b
-	}
 	b, _ := DecodeKey(c.Key)
 	return b
 }
 
-// VerifyKeys are the keys whose signatures are accepted: APP_KEY_NEXT (when
-// set) first, then APP_KEY.
+// VerifyKeys are the keys whose signatures are accepted: APP_KEY first,
+// then APP_KEY_NEXT (when set).
 func (c Config) VerifyKeys() [][]byte {
 	var out [][]byte
-	for _, s := range []string{c.KeyNext, c.Key} {
+	for _, s := range []string{c.Key, c.KeyNext} {
 		if s == "" {
 			continue
 		}

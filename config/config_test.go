@@ -455,10 +455,10 @@ func TestSigningKeys(t *testing.T) {
 		t.Errorf("without rotation: signing %q, verify %d keys", c.SigningKey(), len(c.VerifyKeys()))
 	}
 	c = MustLoad(t, map[string]string{"APP_KEY": rawKey, "APP_KEY_NEXT": b64Key}, "")
-	if string(c.SigningKey()) != strings.Repeat("x", 32) {
-		t.Errorf("during rotation new signatures must use APP_KEY_NEXT, got %q", c.SigningKey())
+	if string(c.SigningKey()) != rawKey {
+		t.Errorf("during rotation new signatures use APP_KEY until the switch, got %q", c.SigningKey())
 	}
-	if v := c.VerifyKeys(); len(v) != 2 || string(v[1]) != rawKey {
+	if v := c.VerifyKeys(); len(v) != 2 || string(v[0]) != rawKey || string(v[1]) != strings.Repeat("x", 32) {
 		t.Errorf("during rotation both keys must verify, got %q", v)
 	}
 }

@@ -38,8 +38,8 @@ type StreamOptions struct {
 	// Bus brings the committed deltas of every node; nil serves snapshots
 	// only (no deltas ever arrive). `staylock serve` always sets one.
 	Bus notify.Bus
-	// SigningKey signs new stream tokens (APP_KEY, or APP_KEY_NEXT during a
-	// rotation); VerifyKeys are accepted (both keys during a rotation).
+	// SigningKey signs new stream tokens (APP_KEY); VerifyKeys are accepted
+	// (APP_KEY and, during a rotation, APP_KEY_NEXT).
 	// Without keys a random one is made: tokens then work on this node only.
 	SigningKey []byte
 	VerifyKeys [][]byte
