@@ -42,6 +42,8 @@ type MemoryStore struct {
 	keyNodes   map[string]memNode // key cache confirmations, by node
 	jobs       map[[2]string]bool // (kind, key) of every job written
 	jobList    []JobInfo          // the same, in order
+	webhooks   map[[2]string]WebhookEndpoint
+	deliveries []WebhookDelivery
 }
 
 // memActor is an actor's journal: the latest snapshot and the events after

@@ -170,6 +170,17 @@ type Store interface {
 	// JobQueueStats reads what waits in the queue and what was discarded.
 	JobQueueStats(ctx context.Context) (QueueStats, error)
 
+	// PutWebhook inserts or updates a tenant's endpoint (an update keeps
+	// CreatedAt and the secret); ListWebhooks lists them by id; DeleteWebhook
+	// removes one (ErrNotFound when there is none).
+	PutWebhook(ctx context.Context, e WebhookEndpoint) (stored WebhookEndpoint, created bool, err error)
+	ListWebhooks(ctx context.Context, tenant string) ([]WebhookEndpoint, error)
+	DeleteWebhook(ctx context.Context, tenant, id string) error
+	// RecordDelivery appends one attempt to the delivery log; ListDeliveries
+	// lists an endpoint's attempts, newest first.
+	RecordDelivery(ctx context.Context, d WebhookDelivery) (int64, error)
+	ListDeliveries(ctx context.Context, tenant, endpoint string, limit int) ([]WebhookDelivery, error)
+
 	// SetMaintenance stores the maintenance state and raises the key
 	// generation in the same transaction (nodes reload it when it moves);
 	// it returns the new generation. Read it with GetMaintenance.

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		{"IdempotencyExpiryAndPurge", testIdempotencyExpiry},
 		{"MetaStoresSettings", testMeta},
 		{"JobsWrittenOnceByKeyWithTheirCommit", testJobs},
+		{"WebhooksPutListedDeletedWithTheirDeliveries", testWebhooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -986,4 +987,50 @@ func testJobs(t *testing.T, s persistence.Store) {
 		t.Fatal("a job without a key was accepted")
 	}
 	count(4, "after a refused batch")
+}
+
+// testWebhooks: endpoints are upserted per tenant (an update keeps the
+// secret and created_at), listed by id, deleted once; deliveries are logged
+// newest first per endpoint.
+func testWebhooks(t *testing.T, s persistence.Store) {
+	c := ctx(t)
+	_, err := s.EnsureTenant(c, "acme")
+	mustNoErr(t, err, "tenant")
+	_, err = s.EnsureTenant(c, "other")
+	mustNoErr(t, err, "tenant")
+	e := persistence.WebhookEndpoint{Tenant: "acme", ID: "crm", URL: "https://crm.example.com/hook",
+		Events: []string{"reservation.cancelled", "reservation.confirmed"}, Secret: "whsec_first"}
+	got, created, err := s.PutWebhook(c, e)
+	mustNoErr(t, err, "put")
+	if !created || got.Secret != "whsec_first" || got.CreatedAt.IsZero() {
+		t.Fatalf("put: %+v created=%v", got, created)
+	}
+	e.URL, e.Secret = "https://crm.example.com/v2", "whsec_ignored"
+	got2, created, err := s.PutWebhook(c, e)
+	mustNoErr(t, err, "update")
+	if created || got2.Secret != "whsec_first" || !got2.CreatedAt.Equal(got.CreatedAt) || got2.URL != e.URL {
+		t.Fatalf("update: %+v created=%v (first %+v)", got2, created, got)
+	}
+	_, _, err = s.PutWebhook(c, persistence.WebhookEndpoint{Tenant: "other", ID: "crm", URL: "https://x.example", Events: []string{"reservation.confirmed"}, Secret: "whsec_o"})
+	mustNoErr(t, err, "other tenant")
+	list, err := s.ListWebhooks(c, "acme")
+	mustNoErr(t, err, "list")
+	if len(list) != 1 || list[0].URL != e.URL || !list[0].Subscribes("reservation.confirmed") || list[0].Subscribes("availability.changed") {
+		t.Fatalf("list: %+v", list)
+	}
+	for i := 1; i <= 3; i++ {
+		_, err := s.RecordDelivery(c, persistence.WebhookDelivery{Tenant: "acme", Endpoint: "crm", MessageID: "msg_1",
+			Event: "reservation.confirmed", Attempt: i, StatusCode: 500 + i, LatencyMS: 1.5, Payload: "{}", At: base.Add(time.Duration(i) * time.Second)})
+		mustNoErr(t, err, "record")
+	}
+	ds, err := s.ListDeliveries(c, "acme", "crm", 2)
+	mustNoErr(t, err, "deliveries")
+	if len(ds) != 2 || ds[0].Attempt != 3 || ds[1].Attempt != 2 || ds[0].StatusCode != 503 || ds[0].LatencyMS != 1.5 || !ds[0].At.Equal(base.Add(3*time.Second)) {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	if ds, _ := s.ListDeliveries(c, "other", "crm", 10); len(ds) != 0 {
+		t.Fatalf("another tenant's deliveries: %+v", ds)
+	}
+	mustNoErr(t, s.DeleteWebhook(c, "acme", "crm"), "delete")
+	mustErrIs(t, s.DeleteWebhook(c, "acme", "crm"), persistence.ErrNotFound, "delete again")
 }

@@ -1,0 +1,296 @@
+package persistence
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// WebhookEndpoint is where a tenant receives events.
+type WebhookEndpoint struct {
+	Tenant    string
+	ID        string
+	URL       string
+	Events    []string // sorted
+	Secret    string   // whsec_…: Standard Webhooks signing secret
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// WebhookDelivery is one attempt at delivering one message to an endpoint.
+type WebhookDelivery struct {
+	ID         int64
+	Tenant     string
+	Endpoint   string
+	MessageID  string // webhook-id: the same for every attempt of one message
+	Event      string
+	Attempt    int
+	StatusCode int // 0: no HTTP answer
+	LatencyMS  float64
+	Error      string
+	Payload    string
+	At         time.Time
+}
+
+// Subscribes tells whether e receives event.
+func (e WebhookEndpoint) Subscribes(event string) bool { return slices.Contains(e.Events, event) }
+
+// PutWebhook inserts or updates an endpoint (keeping CreatedAt and Secret
+// of a stored one); created tells which.
+func (s *PostgresStore) PutWebhook(ctx context.Context, e WebhookEndpoint) (WebhookEndpoint, bool, error) {
+	now := s.stamp()
+	var created bool
+	err := s.pool.QueryRow(ctx, `INSERT INTO webhook_endpoints (tenant, id, url, events, secret, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6)
+		ON CONFLICT (tenant, id) DO UPDATE SET url = excluded.url, events = excluded.events, updated_at = excluded.updated_at
+		RETURNING secret, created_at, updated_at, (xmax = 0)`,
+		e.Tenant, e.ID, e.URL, strings.Join(e.Events, ","), e.Secret, now).Scan(&e.Secret, &e.CreatedAt, &e.UpdatedAt, &created)
+	if err != nil {
+		return e, false, fmt.Errorf("put webhook %s: %w", e.ID, pgDataError(err))
+	}
+	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
+	return e, created, nil
+}
+
+// ListWebhooks lists a tenant's endpoints by id.
+func (s *PostgresStore) ListWebhooks(ctx context.Context, tenant string) ([]WebhookEndpoint, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant, id, url, events, secret, created_at, updated_at
+		FROM webhook_endpoints WHERE tenant = $1 ORDER BY id`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	defer rows.Close()
+	var out []WebhookEndpoint
+	for rows.Next() {
+		var e WebhookEndpoint
+		var events string
+		if err := rows.Scan(&e.Tenant, &e.ID, &e.URL, &events, &e.Secret, &e.CreatedAt, &e.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("list webhooks: %w", err)
+		}
+		e.Events, e.CreatedAt, e.UpdatedAt = splitEvents(events), e.CreatedAt.UTC(), e.UpdatedAt.UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// DeleteWebhook removes an endpoint; ErrNotFound when there is none.
+func (s *PostgresStore) DeleteWebhook(ctx context.Context, tenant, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM webhook_endpoints WHERE tenant = $1 AND id = $2`, tenant, id)
+	if err != nil {
+		return fmt.Errorf("delete webhook %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("webhook %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// RecordDelivery appends an attempt to the delivery log.
+func (s *PostgresStore) RecordDelivery(ctx context.Context, d WebhookDelivery) (int64, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO webhook_deliveries (tenant, endpoint, message_id, event, attempt, status_code, latency_ms, error, payload, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		d.Tenant, d.Endpoint, d.MessageID, d.Event, d.Attempt, d.StatusCode, d.LatencyMS, d.Error, d.Payload, StoredTime(orNow(d.At, s.now()))).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("record delivery: %w", pgDataError(err))
+	}
+	return id, nil
+}
+
+// ListDeliveries lists an endpoint's attempts, newest first (at most limit).
+func (s *PostgresStore) ListDeliveries(ctx context.Context, tenant, endpoint string, limit int) ([]WebhookDelivery, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, tenant, endpoint, message_id, event, attempt, status_code, latency_ms, error, payload, at
+		FROM webhook_deliveries WHERE tenant = $1 AND endpoint = $2 ORDER BY id DESC LIMIT $3`, tenant, endpoint, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (WebhookDelivery, error) {
+		var d WebhookDelivery
+		err := r.Scan(&d.ID, &d.Tenant, &d.Endpoint, &d.MessageID, &d.Event, &d.Attempt, &d.StatusCode, &d.LatencyMS, &d.Error, &d.Payload, &d.At)
+		d.At = d.At.UTC()
+		return d, err
+	})
+}
+
+// PutWebhook inserts or updates an endpoint.
+func (s *SQLiteStore) PutWebhook(ctx context.Context, e WebhookEndpoint) (WebhookEndpoint, bool, error) {
+	now := s.stamp()
+	var created bool
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		var secret, createdAt string
+		err := tx.QueryRowContext(ctx, `SELECT secret, created_at FROM webhook_endpoints WHERE tenant = ? AND id = ?`, e.Tenant, e.ID).Scan(&secret, &createdAt)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			created = true
+			e.CreatedAt = now
+			_, err = tx.ExecContext(ctx, `INSERT INTO webhook_endpoints (tenant, id, url, events, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				e.Tenant, e.ID, e.URL, strings.Join(e.Events, ","), e.Secret, sqliteTime(now), sqliteTime(now))
+			return err
+		case err != nil:
+			return err
+		}
+		e.Secret = secret
+		if e.CreatedAt, err = parseSQLiteTime(createdAt); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET url = ?, events = ?, updated_at = ? WHERE tenant = ? AND id = ?`,
+			e.URL, strings.Join(e.Events, ","), sqliteTime(now), e.Tenant, e.ID)
+		return err
+	})
+	if err != nil {
+		return e, false, fmt.Errorf("put webhook %s: %w", e.ID, sqliteDataError(err))
+	}
+	e.UpdatedAt = now
+	return e, created, nil
+}
+
+// ListWebhooks lists a tenant's endpoints by id.
+func (s *SQLiteStore) ListWebhooks(ctx context.Context, tenant string) ([]WebhookEndpoint, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT tenant, id, url, events, secret, created_at, updated_at
+		FROM webhook_endpoints WHERE tenant = ? ORDER BY id`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	defer rows.Close()
+	var out []WebhookEndpoint
+	for rows.Next() {
+		var e WebhookEndpoint
+		var events, created, updated string
+		if err := rows.Scan(&e.Tenant, &e.ID, &e.URL, &events, &e.Secret, &created, &updated); err != nil {
+			return nil, fmt.Errorf("list webhooks: %w", err)
+		}
+		if err := parseSQLiteTimes(&created, &e.CreatedAt, &updated, &e.UpdatedAt); err != nil {
+			return nil, err
+		}
+		e.Events = splitEvents(events)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// DeleteWebhook removes an endpoint.
+func (s *SQLiteStore) DeleteWebhook(ctx context.Context, tenant, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE tenant = ? AND id = ?`, tenant, id)
+	if err != nil {
+		return fmt.Errorf("delete webhook %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("webhook %s: %w", id, cmpErr(err, ErrNotFound))
+	}
+	return nil
+}
+
+// RecordDelivery appends an attempt to the delivery log.
+func (s *SQLiteStore) RecordDelivery(ctx context.Context, d WebhookDelivery) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `INSERT INTO webhook_deliveries (tenant, endpoint, message_id, event, attempt, status_code, latency_ms, error, payload, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.Tenant, d.Endpoint, d.MessageID, d.Event, d.Attempt, d.StatusCode, d.LatencyMS, d.Error, d.Payload, sqliteTime(orNow(d.At, s.now())))
+	if err != nil {
+		return 0, fmt.Errorf("record delivery: %w", sqliteDataError(err))
+	}
+	return res.LastInsertId()
+}
+
+// ListDeliveries lists an endpoint's attempts, newest first.
+func (s *SQLiteStore) ListDeliveries(ctx context.Context, tenant, endpoint string, limit int) ([]WebhookDelivery, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant, endpoint, message_id, event, attempt, status_code, latency_ms, error, payload, at
+		FROM webhook_deliveries WHERE tenant = ? AND endpoint = ? ORDER BY id DESC LIMIT ?`, tenant, endpoint, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []WebhookDelivery
+	for rows.Next() {
+		var d WebhookDelivery
+		var at string
+		if err := rows.Scan(&d.ID, &d.Tenant, &d.Endpoint, &d.MessageID, &d.Event, &d.Attempt, &d.StatusCode, &d.LatencyMS, &d.Error, &d.Payload, &at); err != nil {
+			return nil, fmt.Errorf("list deliveries: %w", err)
+		}
+		if d.At, err = parseSQLiteTime(at); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// PutWebhook inserts or updates an endpoint.
+func (s *MemoryStore) PutWebhook(_ context.Context, e WebhookEndpoint) (WebhookEndpoint, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.webhooks == nil {
+		s.webhooks = map[[2]string]WebhookEndpoint{}
+	}
+	now := s.stamp()
+	k := [2]string{e.Tenant, e.ID}
+	old, ok := s.webhooks[k]
+	e.Events = slices.Clone(e.Events)
+	e.CreatedAt, e.UpdatedAt = now, now
+	if ok {
+		e.Secret, e.CreatedAt = old.Secret, old.CreatedAt
+	}
+	s.webhooks[k] = e
+	return e, !ok, nil
+}
+
+// ListWebhooks lists a tenant's endpoints by id.
+func (s *MemoryStore) ListWebhooks(_ context.Context, tenant string) ([]WebhookEndpoint, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []WebhookEndpoint
+	for k, e := range s.webhooks {
+		if k[0] == tenant {
+			e.Events = slices.Clone(e.Events)
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b WebhookEndpoint) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// DeleteWebhook removes an endpoint.
+func (s *MemoryStore) DeleteWebhook(_ context.Context, tenant, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.webhooks[[2]string{tenant, id}]; !ok {
+		return fmt.Errorf("webhook %s: %w", id, ErrNotFound)
+	}
+	delete(s.webhooks, [2]string{tenant, id})
+	return nil
+}
+
+// RecordDelivery appends an attempt to the delivery log.
+func (s *MemoryStore) RecordDelivery(_ context.Context, d WebhookDelivery) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d.ID = int64(len(s.deliveries) + 1)
+	d.At = StoredTime(orNow(d.At, s.now()))
+	s.deliveries = append(s.deliveries, d)
+	return d.ID, nil
+}
+
+// ListDeliveries lists an endpoint's attempts, newest first.
+func (s *MemoryStore) ListDeliveries(_ context.Context, tenant, endpoint string, limit int) ([]WebhookDelivery, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []WebhookDelivery
+	for i := len(s.deliveries) - 1; i >= 0 && len(out) < limit; i-- {
+		if d := s.deliveries[i]; d.Tenant == tenant && d.Endpoint == endpoint {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func splitEvents(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
