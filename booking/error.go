@@ -24,11 +24,14 @@ const (
 	CodeRestricted           Code = "restricted"
 	CodeConflict             Code = "conflict"
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
-	CodePayloadTooLarge      Code = "payload_too_large"
-	CodeRateLimited          Code = "rate_limited"
-	CodeMaintenance          Code = "maintenance"
-	CodeUnavailable          Code = "unavailable"
-	CodeInternal             Code = "internal"
+	// CodeUnprocessable: well-formed JSON whose values cannot be used (a
+	// webhook URL that is not allowed, an unknown event); details.fields.
+	CodeUnprocessable   Code = "unprocessable"
+	CodePayloadTooLarge Code = "payload_too_large"
+	CodeRateLimited     Code = "rate_limited"
+	CodeMaintenance     Code = "maintenance"
+	CodeUnavailable     Code = "unavailable"
+	CodeInternal        Code = "internal"
 )
 
 // codeStatus is the one table from an error code to its HTTP status.
@@ -41,6 +44,7 @@ var codeStatus = map[Code]int{
 	CodeRestricted:           409,
 	CodeConflict:             409,
 	CodeIdempotencyKeyReused: 422,
+	CodeUnprocessable:        422,
 	CodePayloadTooLarge:      413,
 	CodeRateLimited:          429,
 	CodeMaintenance:          503,
@@ -156,6 +160,8 @@ const (
 	KindHold           = "hold"
 	KindRoute          = "route"
 	KindIdempotencyKey = "idempotency_key"
+	KindWebhook        = "webhook"
+	KindDelivery       = "delivery"
 )
 
 // NotFound is the error for a kind (property, room_type, reservation, hold,

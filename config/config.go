@@ -152,6 +152,12 @@ type Jobs struct {
 	RescueAfter time.Duration `env:"JOB_RESCUE_AFTER" envDefault:"10m"`
 	// PurgeEvery is the period of the idempotency purge.
 	PurgeEvery time.Duration `env:"JOB_PURGE_EVERY" envDefault:"1h"`
+	// WebhookMaxAttempts is how often a webhook delivery is tried before it
+	// is discarded; RetryBase is the first retry's wait (doubling, with
+	// jitter); WebhookTimeout bounds one attempt.
+	WebhookMaxAttempts int           `env:"WEBHOOK_MAX_ATTEMPTS" envDefault:"8"`
+	RetryBase          time.Duration `env:"JOB_RETRY_BASE" envDefault:"10s"`
+	WebhookTimeout     time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`
 	// PollInterval is how often workers look for jobs without a
 	// notification; 0 is River's default (1 s; 200 ms on SQLite).
 	PollInterval time.Duration `env:"JOB_POLL_INTERVAL" envDefault:"0s"`
@@ -176,6 +182,15 @@ func (j Jobs) validate() []Problem {
 	}
 	if j.PurgeEvery < time.Second {
 		add("JOB_PURGE_EVERY", "must be at least 1s, not %s", j.PurgeEvery)
+	}
+	if j.WebhookMaxAttempts < 1 || j.WebhookMaxAttempts > 100 {
+		add("WEBHOOK_MAX_ATTEMPTS", "must be from 1 to 100, not %d", j.WebhookMaxAttempts)
+	}
+	if j.RetryBase < 10*time.Millisecond || j.RetryBase > time.Hour {
+		add("JOB_RETRY_BASE", "must be from 10ms to 1h, not %s", j.RetryBase)
+	}
+	if j.WebhookTimeout < time.Second || j.WebhookTimeout > 5*time.Minute {
+		add("WEBHOOK_TIMEOUT", "must be from 1s to 5m, not %s", j.WebhookTimeout)
 	}
 	if j.PollInterval < 0 {
 		add("JOB_POLL_INTERVAL", "must not be negative, not %s", j.PollInterval)
@@ -829,6 +844,9 @@ func (c Config) Redacted() map[string]string {
 		"JOB_RESCUE_AFTER":     c.Jobs.RescueAfter.String(),
 		"JOB_PURGE_EVERY":      c.Jobs.PurgeEvery.String(),
 		"JOB_POLL_INTERVAL":    c.Jobs.PollInterval.String(),
+		"WEBHOOK_MAX_ATTEMPTS": strconv.Itoa(c.Jobs.WebhookMaxAttempts),
+		"JOB_RETRY_BASE":       c.Jobs.RetryBase.String(),
+		"WEBHOOK_TIMEOUT":      c.Jobs.WebhookTimeout.String(),
 		"CORS_ALLOWED_ORIGINS": strings.Join(c.CORSAllowedOrigins, ","),
 		"CLUSTER_PROVIDER":     c.ClusterProvider,
 		"CLUSTER_BIND":         c.ClusterBind,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,6 +148,8 @@ type env struct {
 	keyIDs map[string]string
 	resID  string
 	holdID string
+	// deliveryID is a logged attempt of tenant A's webhook webhookID.
+	deliveryID string
 }
 
 // backends are the stores every end-to-end test runs against.
@@ -238,6 +241,13 @@ func newEnv(t *testing.T, backend string, opts ...func(*gateway.Options)) *env {
 	var hold booking.Hold
 	e.decode(e.mustStatus(http.StatusCreated, e.do("POST", "/v1/properties/"+property+"/holds", "a-admin", holdJSON)), &hold)
 	e.holdID = hold.ID
+	e.mustStatus(http.StatusCreated, e.do("PUT", "/v1/webhooks/"+webhookID, "a-admin", webhookJSON))
+	d, err := store.RecordDelivery(ctx, persistence.WebhookDelivery{Tenant: tenantA, Endpoint: webhookID, MessageID: "msg_seed",
+		Event: "reservation.confirmed", Attempt: 1, StatusCode: 500, LatencyMS: 2, Error: "endpoint answered 500", Payload: "{}"})
+	if err != nil {
+		t.Fatalf("seed delivery: %v", err)
+	}
+	e.deliveryID = strconv.FormatInt(d, 10)
 	return e
 }
 
@@ -252,8 +262,10 @@ const (
 	inventoryJSON   = `{"updates":[{"room_type":"dlx","from":"2026-12-01","to":"2026-12-31","total":12,"price":13900,"stop_sell":false,"min_stay":1}]}`
 	reservationJSON = `{"stays":[{"room_type":"dlx","arrival":"2026-12-01","departure":"2026-12-03","quantity":1}],` +
 		`"guest":{"name":"Ada Lovelace","email":"ada@example.com"},"channel":"booking.com","external_ref":"BDC-123","hold_id":null}`
-	modifyJSON = `{"stays":[{"room_type":"dlx","arrival":"2026-12-01","departure":"2026-12-04","quantity":1}]}`
-	holdJSON   = `{"stays":[{"room_type":"dlx","arrival":"2026-12-05","departure":"2026-12-06","quantity":1}],"ttl_seconds":600}`
+	modifyJSON  = `{"stays":[{"room_type":"dlx","arrival":"2026-12-01","departure":"2026-12-04","quantity":1}]}`
+	holdJSON    = `{"stays":[{"room_type":"dlx","arrival":"2026-12-05","departure":"2026-12-06","quantity":1}],"ttl_seconds":600}`
+	webhookID   = "crm"
+	webhookJSON = `{"url":"https://crm.example.com/staylock","events":["reservation.confirmed","reservation.cancelled"]}`
 )
 
 // do sends one request; key names a key of the env ("" for none; a value

@@ -13,7 +13,7 @@ import (
 
 // notification is one message sent (or to be sent) about a reservation.
 type notification struct {
-	Channel   string    `json:"channel"` // email
+	Channel   string    `json:"channel"` // email, webhooks
 	Event     string    `json:"event"`   // confirmed, modified, cancelled
 	Version   int       `json:"version"`
 	State     string    `json:"state"` // River's job state: available, running, retryable, completed, cancelled, discarded, …
@@ -48,7 +48,11 @@ func (h *reservationHandler) notifications(c *gin.Context) {
 		rest := strings.TrimPrefix(j.Key, id+".")
 		event, ver, _ := strings.Cut(rest, ".v")
 		v, _ := strconv.Atoi(ver)
-		n := notification{Channel: "email", Event: event, Version: v, State: j.State, Attempts: j.Attempts, CreatedAt: j.CreatedAt}
+		channel := "email"
+		if j.Kind == "webhook_fanout" {
+			channel = "webhooks" // handed to the tenant's endpoints: see GET /v1/webhooks/{id}/deliveries
+		}
+		n := notification{Channel: channel, Event: event, Version: v, State: j.State, Attempts: j.Attempts, CreatedAt: j.CreatedAt}
 		if key.Role == booking.RoleAdmin {
 			n.LastError = j.LastError
 		}

@@ -38,23 +38,32 @@ var plainStatus = map[string]int{
 
 // adminOnly are the setup routes a channel key may not use.
 var adminOnly = map[string]bool{
-	"PUT /v1/properties/:property":                       true,
-	"PUT /v1/properties/:property/room-types/:room_type": true,
-	"POST /v1/properties/:property/inventory":            true,
+	"PUT /v1/properties/:property":                          true,
+	"PUT /v1/properties/:property/room-types/:room_type":    true,
+	"POST /v1/properties/:property/inventory":               true,
+	"GET /v1/webhooks":                                      true,
+	"PUT /v1/webhooks/:webhook":                             true,
+	"GET /v1/webhooks/:webhook":                             true,
+	"DELETE /v1/webhooks/:webhook":                          true,
+	"GET /v1/webhooks/:webhook/deliveries":                  true,
+	"POST /v1/webhooks/:webhook/deliveries/:delivery/retry": true,
 }
 
 // sampleBodies are valid bodies of the routes that take one, for the seeded
 // data. A new route with a body must get one here (the test says so).
 var sampleBodies = map[string]string{
-	"PUT /v1/properties/:property":                       propertyJSON,
-	"PUT /v1/properties/:property/room-types/:room_type": roomTypeJSON,
-	"POST /v1/properties/:property/inventory":            inventoryJSON,
-	"POST /v1/properties/:property/reservations":         reservationJSON,
-	"PATCH /v1/reservations/:reservation":                modifyJSON,
-	"POST /v1/reservations/:reservation/cancel":          "",
-	"POST /v1/properties/:property/holds":                holdJSON,
-	"DELETE /v1/holds/:hold":                             "",
-	"POST /v1/stream-tokens":                             "",
+	"PUT /v1/properties/:property":                          propertyJSON,
+	"PUT /v1/properties/:property/room-types/:room_type":    roomTypeJSON,
+	"POST /v1/properties/:property/inventory":               inventoryJSON,
+	"POST /v1/properties/:property/reservations":            reservationJSON,
+	"PATCH /v1/reservations/:reservation":                   modifyJSON,
+	"POST /v1/reservations/:reservation/cancel":             "",
+	"POST /v1/properties/:property/holds":                   holdJSON,
+	"DELETE /v1/holds/:hold":                                "",
+	"POST /v1/stream-tokens":                                "",
+	"PUT /v1/webhooks/:webhook":                             webhookJSON,
+	"POST /v1/webhooks/:webhook/deliveries/:delivery/retry": "",
+	"DELETE /v1/webhooks/:webhook":                          "",
 }
 
 // sampleQueries complete the routes that need query parameters.
@@ -79,6 +88,10 @@ func (e *env) fill(t *testing.T, path string) string {
 			parts[i] = e.resID
 		case "hold":
 			parts[i] = e.holdID
+		case "webhook":
+			parts[i] = webhookID
+		case "delivery":
+			parts[i] = e.deliveryID
 		default:
 			t.Fatalf("route %s: no sample id for parameter %s; add one to fill", path, p)
 		}
@@ -120,7 +133,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 					mustError(t, w, http.StatusUnauthorized, string(booking.CodeUnauthorized))
 				}
 				switch {
-				case guestData[name] || r.Method != http.MethodGet && !viewerMayPost[name]:
+				case guestData[name] || adminOnly[name] || r.Method != http.MethodGet && !viewerMayPost[name]:
 					mustError(t, e.do(r.Method, path, "a-viewer", body), http.StatusForbidden, string(booking.CodeForbidden))
 				case plainStatus[name] != 0:
 					if w := e.do(r.Method, path, "a-viewer", body); w.Code != plainStatus[name] {
@@ -137,7 +150,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 				if !strings.Contains(r.Path, ":") {
 					return
 				}
-				if name == "PUT /v1/properties/:property" {
+				if name == "PUT /v1/properties/:property" || name == "PUT /v1/webhooks/:webhook" {
 					return // an upsert into B's own tenant: checked below
 				}
 				mustError(t, e.do(r.Method, path, "b-admin", body), http.StatusNotFound, string(booking.CodeNotFound))
@@ -208,6 +221,7 @@ func TestRoutesAreDeclared(t *testing.T) {
 // paramKind is the kind a path parameter names in not_found details.
 var paramKind = map[string]string{
 	"property": "property", "room_type": "room_type", "reservation": "reservation", "hold": "hold",
+	"webhook": "webhook", "delivery": "delivery",
 }
 
 // upserts are routes whose last parameter names what they create: an
@@ -215,6 +229,7 @@ var paramKind = map[string]string{
 var upserts = map[string]string{
 	"PUT /v1/properties/:property":                       "property",
 	"PUT /v1/properties/:property/room-types/:room_type": "room_type",
+	"PUT /v1/webhooks/:webhook":                          "webhook",
 }
 
 // TestEveryRouteErrorClass walks every /v1 route through each class of
@@ -263,6 +278,8 @@ func TestEveryRouteErrorClass(t *testing.T) {
 					unknown = "r_nope"
 				} else if param == "hold" {
 					unknown = "h_nope"
+				} else if param == "delivery" {
+					unknown = "999999"
 				}
 				w = e.do(r.Method, e.fillWith(t, r.Path, param, unknown)+query, "a-admin", body)
 				got = mustError(t, w, http.StatusNotFound, string(booking.CodeNotFound))

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/staylock/staylock/jobs"
+	"github.com/staylock/staylock/jobs/webhook"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -52,6 +54,9 @@ type Options struct {
 	Stream StreamOptions
 	// RateLimit is the per-API-key limit (429 rate_limited); off when zero.
 	RateLimit RateLimitOptions
+	// WebhookMaxAttempts is the attempts of a delivery replayed through
+	// the API (default 8, as WEBHOOK_MAX_ATTEMPTS).
+	WebhookMaxAttempts int
 	// KeyPoll is how often Watch reads the key generation
 	// (default 250 ms): a revoked key stops working on this node within it.
 	KeyPoll time.Duration
@@ -103,6 +108,9 @@ func New(store persistence.Store, engine Engine, log *zap.Logger, opts Options) 
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.WebhookMaxAttempts <= 0 {
+		opts.WebhookMaxAttempts = jobs.DefaultWebhookMaxAttempts
 	}
 	if opts.KeyPoll <= 0 {
 		opts.KeyPoll = DefaultKeyPoll
@@ -202,6 +210,8 @@ func (s *Server) routes() []route {
 	holds := &holdHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem, clock: clk}
 	ops := &opsHandler{server: s}
 	dash := &dashboardHandler{}
+	hooks := &webhookHandler{responder: r, store: s.store, idem: s.idem, policy: webhook.URLPolicy{AllowPrivate: s.opts.Local},
+		maxAttempts: s.opts.WebhookMaxAttempts}
 	return []route{
 		{http.MethodGet, "/livez", accessPublic, ops.livez},
 		{http.MethodGet, "/readyz", accessPublic, ops.readyz},
@@ -228,6 +238,13 @@ func (s *Server) routes() []route {
 
 		{http.MethodPost, "/v1/properties/:property/holds", accessBook, holds.create},
 		{http.MethodDelete, "/v1/holds/:hold", accessBook, holds.release},
+
+		{http.MethodGet, "/v1/webhooks", accessAdmin, hooks.list},
+		{http.MethodPut, "/v1/webhooks/:webhook", accessAdmin, hooks.put},
+		{http.MethodGet, "/v1/webhooks/:webhook", accessAdmin, hooks.get},
+		{http.MethodDelete, "/v1/webhooks/:webhook", accessAdmin, hooks.delete},
+		{http.MethodGet, "/v1/webhooks/:webhook/deliveries", accessAdmin, hooks.deliveries},
+		{http.MethodPost, "/v1/webhooks/:webhook/deliveries/:delivery/retry", accessAdmin, hooks.retry},
 
 		{http.MethodPost, "/v1/stream-tokens", accessRead, s.hub.createToken},
 		{http.MethodGet, "/v1/stream", accessStream, s.hub.serve},

@@ -66,16 +66,21 @@ func MailKey(r booking.Reservation, event string) string {
 
 // Outbox returns the hook the actors call with the reservation rows of each
 // batch they commit: one email job per row whose guest has an address,
-// written in the same transaction. A row carried by several batches (a
-// reservation over room types, a retried commit) makes one job.
+// written in the same transaction, and one webhook fan-out job per row
+// (it finds the tenant's endpoints when it runs). A row carried by several
+// batches (a reservation over room types, a retried commit) makes one job
+// of each.
 func Outbox(maxAttempts int) func(rows []booking.Reservation) []persistence.JobRow {
 	return func(rows []booking.Reservation) []persistence.JobRow {
 		var out []persistence.JobRow
 		for _, r := range rows {
+			event := EventOf(r)
+			if f, err := fanoutRow(r.Tenant, r, event); err == nil {
+				out = append(out, f)
+			}
 			if r.Guest.Email == "" {
 				continue
 			}
-			event := EventOf(r)
 			args, err := jsonMarshal(MailJob{Event: event, Reservation: r})
 			if err != nil {
 				continue // plain values always encode

@@ -14,8 +14,8 @@ import (
 // Kinds and queues the metrics always report (0 until something happens),
 // so that dashboards and alerts have a series from the start.
 var (
-	allKinds  = []string{KindReservationMail, KindPurgeIdempotency}
-	allQueues = []string{QueueMail, QueueMaintenance}
+	allKinds  = []string{KindReservationMail, KindWebhookFanout, KindWebhookDelivery, KindPurgeIdempotency}
+	allQueues = []string{QueueMail, QueueWebhooks, QueueMaintenance}
 )
 
 // Metrics count the outcomes of the jobs this process runs.

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 
 	"github.com/staylock/staylock/jobs/mail"
+	"github.com/staylock/staylock/jobs/webhook"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -57,6 +58,10 @@ const (
 	DefaultPurgeEvery      = time.Hour
 	DefaultJobTimeout      = time.Minute
 	DefaultRescueAfter     = 10 * time.Minute
+
+	DefaultWebhookMaxAttempts = 8
+	DefaultRetryBase          = 10 * time.Second
+	DefaultWebhookTimeout     = 10 * time.Second
 )
 
 // Options configure a Queue.
@@ -78,6 +83,16 @@ type Options struct {
 	// ID names this process in River (its leader id); "" makes one.
 	ID     string
 	Logger *zap.Logger
+	// WebhookMaxAttempts is how often a delivery is tried before it is
+	// discarded (the dead-letter state); RetryBase the first retry's wait
+	// (doubling after each attempt, with jitter); WebhookTimeout bounds one
+	// attempt.
+	WebhookMaxAttempts int
+	RetryBase          time.Duration
+	WebhookTimeout     time.Duration
+	// AllowPrivateTargets lets webhooks reach loopback and private
+	// addresses over http: APP_ENV=local only.
+	AllowPrivateTargets bool
 	// Registry, when set, receives the job outcome metrics
 	// (hotel_jobs_completed_total, …) of the jobs this process runs.
 	Registry prometheus.Registerer
@@ -107,6 +122,15 @@ func (o *Options) withDefaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
+	}
+	if o.WebhookMaxAttempts <= 0 {
+		o.WebhookMaxAttempts = DefaultWebhookMaxAttempts
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = DefaultRetryBase
+	}
+	if o.WebhookTimeout <= 0 {
+		o.WebhookTimeout = DefaultWebhookTimeout
 	}
 	if o.ID == "" {
 		host, _ := os.Hostname()
@@ -151,6 +175,13 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool)
 	if err := river.AddWorkerSafely(workers, &purgeWorker{store: o.Store, log: log}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &fanoutWorker{store: o.Store, maxAttempts: o.WebhookMaxAttempts}); err != nil {
+		return nil, err
+	}
+	sender := webhook.NewSender(webhook.URLPolicy{AllowPrivate: o.AllowPrivateTargets}, o.WebhookTimeout)
+	if err := river.AddWorkerSafely(workers, &deliveryWorker{store: o.Store, sender: sender, retryBase: o.RetryBase, log: log}); err != nil {
+		return nil, err
+	}
 	cfg := &river.Config{
 		ID:                   o.ID,
 		Workers:              workers,
@@ -166,11 +197,12 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool)
 	}
 	switch o.Role {
 	case RoleWorker:
-		cfg.Queues = map[string]river.QueueConfig{QueueMail: {MaxWorkers: o.Concurrency}}
+		cfg.Queues = map[string]river.QueueConfig{QueueMail: {MaxWorkers: o.Concurrency}, QueueWebhooks: {MaxWorkers: o.Concurrency}}
 	case RoleScheduler:
 		cfg.Queues = map[string]river.QueueConfig{QueueMaintenance: {MaxWorkers: 1}}
 	case RoleEmbedded:
-		cfg.Queues = map[string]river.QueueConfig{QueueMail: {MaxWorkers: o.Concurrency}, QueueMaintenance: {MaxWorkers: 1}}
+		cfg.Queues = map[string]river.QueueConfig{QueueMail: {MaxWorkers: o.Concurrency}, QueueWebhooks: {MaxWorkers: o.Concurrency},
+			QueueMaintenance: {MaxWorkers: 1}}
 	}
 	if o.Role != RoleWorker {
 		every := o.PurgeEvery

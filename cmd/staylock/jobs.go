@@ -40,7 +40,9 @@ func newQueue(cfg config.Config, store persistence.Store, role jobs.Role, log *z
 	}
 	opts := jobs.Options{Role: role, Store: store, Sender: sender, From: cfg.Mail.From(),
 		Concurrency: cfg.Jobs.Concurrency, PurgeEvery: cfg.Jobs.PurgeEvery, JobTimeout: cfg.Jobs.Timeout,
-		RescueAfter: cfg.Jobs.RescueAfter, PollInterval: cfg.Jobs.PollInterval, Logger: log, Registry: reg}
+		RescueAfter: cfg.Jobs.RescueAfter, PollInterval: cfg.Jobs.PollInterval, Logger: log, Registry: reg,
+		WebhookMaxAttempts: cfg.Jobs.WebhookMaxAttempts, RetryBase: cfg.Jobs.RetryBase, WebhookTimeout: cfg.Jobs.WebhookTimeout,
+		AllowPrivateTargets: cfg.IsLocal()}
 	switch st := store.(type) {
 	case *persistence.PostgresStore:
 		return jobs.NewPostgres(st.Pool(), opts)

@@ -163,6 +163,7 @@ func (s *smoke) awaitEmail(ctx context.Context, id string) error {
 	for {
 		var n struct {
 			Notifications []struct {
+				C        string `json:"channel"`
 				E        string `json:"event"`
 				S        string `json:"state"`
 				Err      string `json:"last_error"`
@@ -173,7 +174,7 @@ func (s *smoke) awaitEmail(ctx context.Context, id string) error {
 			return err
 		}
 		for _, x := range n.Notifications {
-			if x.E != "confirmed" {
+			if x.C != "email" || x.E != "confirmed" {
 				continue
 			}
 			switch x.S {

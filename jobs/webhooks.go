@@ -1,0 +1,179 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+	"go.uber.org/zap"
+
+	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/jobs/webhook"
+	"github.com/staylock/staylock/persistence"
+)
+
+// Webhook job kinds and their queue.
+const (
+	KindWebhookFanout   = "webhook_fanout"
+	KindWebhookDelivery = "webhook_delivery"
+	QueueWebhooks       = "webhooks"
+)
+
+// FanoutArgs: a reservation event to hand to the tenant's endpoints.
+type FanoutArgs struct {
+	Key  string    `json:"key"`
+	Args FanoutJob `json:"args"`
+}
+
+// Kind is River's job kind.
+func (FanoutArgs) Kind() string { return KindWebhookFanout }
+
+// FanoutJob is the event and the reservation as committed.
+type FanoutJob struct {
+	Tenant      string              `json:"tenant"`
+	Event       string              `json:"event"` // confirmed, modified, cancelled
+	Reservation booking.Reservation `json:"reservation"`
+}
+
+// DeliveryArgs: one message to one endpoint.
+type DeliveryArgs struct {
+	Key  string      `json:"key"`
+	Args DeliveryJob `json:"args"`
+}
+
+// Kind is River's job kind.
+func (DeliveryArgs) Kind() string { return KindWebhookDelivery }
+
+// DeliveryJob is what to post where.
+type DeliveryJob struct {
+	Tenant    string          `json:"tenant"`
+	Endpoint  string          `json:"endpoint"`
+	MessageID string          `json:"message_id"`
+	Event     string          `json:"event"`
+	Payload   json.RawMessage `json:"payload"`
+}
+
+// WebhookPayload is the body an endpoint receives (Standard Webhooks form).
+type WebhookPayload struct {
+	Type      string              `json:"type"`
+	Timestamp time.Time           `json:"timestamp"`
+	Data      booking.Reservation `json:"data"`
+}
+
+// fanoutRow is the outbox row that hands a reservation event to webhooks.
+func fanoutRow(tenant string, r booking.Reservation, event string) (persistence.JobRow, error) {
+	args, err := json.Marshal(FanoutJob{Tenant: tenant, Event: event, Reservation: r})
+	if err != nil {
+		return persistence.JobRow{}, err
+	}
+	return persistence.JobRow{Kind: KindWebhookFanout, Queue: QueueWebhooks, Key: MailKey(r, event), Args: args, MaxAttempts: 10}, nil
+}
+
+// DeliveryRow is the job of one message to one endpoint; replay makes a
+// new job of a message delivered before (POST …/deliveries/{id}/retry).
+func DeliveryRow(d DeliveryJob, maxAttempts int, replay string) (persistence.JobRow, error) {
+	args, err := json.Marshal(d)
+	if err != nil {
+		return persistence.JobRow{}, err
+	}
+	key := d.MessageID + "." + d.Endpoint
+	if replay != "" {
+		key += ".replay." + replay
+	}
+	return persistence.JobRow{Kind: KindWebhookDelivery, Queue: QueueWebhooks, Key: key, Args: args, MaxAttempts: maxAttempts}, nil
+}
+
+// fanoutWorker makes one delivery job per endpoint of the tenant that
+// subscribes to the event. The deliveries are unique per (message,
+// endpoint): a fan-out that runs twice makes each once.
+type fanoutWorker struct {
+	river.WorkerDefaults[FanoutArgs]
+	store       persistence.Store
+	maxAttempts int
+}
+
+func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) error {
+	f := job.Args.Args
+	event := "reservation." + f.Event
+	endpoints, err := w.store.ListWebhooks(ctx, f.Tenant)
+	if err != nil {
+		return err
+	}
+	payload, err := json.Marshal(WebhookPayload{Type: event, Timestamp: f.Reservation.UpdatedAt.UTC(), Data: f.Reservation})
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	var rows []persistence.JobRow
+	for _, e := range endpoints {
+		if !e.Subscribes(event) {
+			continue
+		}
+		row, err := DeliveryRow(DeliveryJob{Tenant: f.Tenant, Endpoint: e.ID, MessageID: "msg_" + job.Args.Key,
+			Event: event, Payload: payload}, w.maxAttempts, "")
+		if err != nil {
+			return river.JobCancel(err)
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	// A batch without events commits only its jobs (no journal, no fence).
+	return w.store.CommitBatch(ctx, persistence.Batch{ActorID: "webhooks/" + f.Tenant, Jobs: rows})
+}
+
+// deliveryWorker posts one message, logs the attempt, and leaves retries
+// (exponential backoff with jitter) and the dead-letter state to River.
+type deliveryWorker struct {
+	river.WorkerDefaults[DeliveryArgs]
+	store     persistence.Store
+	sender    *webhook.Sender
+	retryBase time.Duration
+	log       *zap.Logger
+}
+
+func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
+	d := job.Args.Args
+	endpoints, err := w.store.ListWebhooks(ctx, d.Tenant)
+	if err != nil {
+		return err
+	}
+	var ep *persistence.WebhookEndpoint
+	for i := range endpoints {
+		if endpoints[i].ID == d.Endpoint {
+			ep = &endpoints[i]
+		}
+	}
+	if ep == nil {
+		return river.JobCancel(fmt.Errorf("webhook %s was deleted", d.Endpoint))
+	}
+	a := w.sender.Send(ctx, ep.URL, d.MessageID, d.Payload, ep.Secret)
+	rec := persistence.WebhookDelivery{Tenant: d.Tenant, Endpoint: d.Endpoint, MessageID: d.MessageID, Event: d.Event,
+		Attempt: job.Attempt, StatusCode: a.StatusCode, LatencyMS: float64(a.Latency.Microseconds()) / 1000, Payload: string(d.Payload)}
+	if a.Err != nil {
+		rec.Error = a.Err.Error()
+	}
+	if _, err := w.store.RecordDelivery(context.WithoutCancel(ctx), rec); err != nil {
+		w.log.Warn("record webhook delivery", zap.Error(err))
+	}
+	return a.Err
+}
+
+// NextRetry is exponential backoff with ±20 % jitter: base, 2×base, 4×base,
+// … capped at an hour.
+func (w *deliveryWorker) NextRetry(job *river.Job[DeliveryArgs]) time.Time {
+	return time.Now().Add(Backoff(w.retryBase, job.Attempt))
+}
+
+// Backoff is the wait before the attempt after attempt (1-based).
+func Backoff(base time.Duration, attempt int) time.Duration {
+	d := base << min(max(attempt-1, 0), 20)
+	if d <= 0 || d > time.Hour {
+		d = time.Hour
+	}
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
