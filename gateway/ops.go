@@ -42,6 +42,8 @@ type checkResult struct {
 	Status    string  `json:"status"`
 	LatencyMS float64 `json:"latency_ms"`
 	Error     string  `json:"error,omitempty"`
+	// Info is what a check found (the queue: depth, oldest job, dead jobs).
+	Info map[string]any `json:"info,omitempty"`
 }
 
 type opsResponse struct {
@@ -98,10 +100,17 @@ func (s *Server) runCheck(ctx context.Context, ch namedCheck) (res checkResult) 
 		}
 		res.LatencyMS = math.Round(float64(time.Since(start).Microseconds())) / 1000
 	}()
-	err := ch.check(ctx)
-	if err == nil {
-		return checkResult{Status: statusOK}
+	var info map[string]any
+	var err error
+	if ch.info != nil {
+		info, err = ch.info(ctx)
+	} else {
+		err = ch.check(ctx)
 	}
+	if err == nil {
+		return checkResult{Status: statusOK, Info: info}
+	}
+	defer func() { res.Info = info }()
 	s.log.Warn("check failing", zap.String("check", ch.name), zap.Bool("soft", ch.soft), zap.Error(err))
 	res = checkResult{Status: statusFailing, Error: "error"}
 	if ch.soft {

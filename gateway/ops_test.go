@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/staylock/staylock/persistence"
 )
 
 type opsBody struct {
@@ -128,5 +131,34 @@ func TestMetrics(t *testing.T) {
 	}
 	if strings.Contains(text, e.resID) {
 		t.Error("a reservation id is a metric label: routes must be templates")
+	}
+}
+
+// TestQueueCheck: /health and /readyz show the queue (jobs waiting, the
+// oldest one's age, dead jobs); a job waiting too long degrades, never
+// fails, readiness.
+func TestQueueCheck(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	if err := e.store.CommitBatch(context.Background(), persistence.Batch{ActorID: "test/queue",
+		Jobs: []persistence.JobRow{{Kind: "reservation_mail", Queue: "mail", Key: "r_x.confirmed.v1", Args: []byte(`{}`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Status string `json:"status"`
+		Checks map[string]struct {
+			Status string         `json:"status"`
+			Info   map[string]any `json:"info"`
+		} `json:"checks"`
+	}
+	e.srv.AddQueueCheck(time.Hour)
+	e.decode(e.mustStatus(http.StatusOK, e.do("GET", "/health", "", "")), &body)
+	q := body.Checks["queue"]
+	if q.Status != "ok" || q.Info["available"] != float64(1) || q.Info["discarded"] != float64(0) || q.Info["oldest_available_seconds"] == nil {
+		t.Errorf("queue check %+v", q)
+	}
+	e.srv.AddQueueCheck(-time.Second) // any waiting job is too old
+	e.decode(e.mustStatus(http.StatusOK, e.do("GET", "/readyz", "", "")), &body)
+	if body.Status != "degraded" || body.Checks["queue"].Status != "degraded" || body.Checks["queue"].Info["available"] != float64(1) {
+		t.Errorf("readyz with a stale queue %+v", body)
 	}
 }

@@ -9,6 +9,8 @@ package gateway
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -92,6 +94,8 @@ type namedCheck struct {
 	name  string
 	check func(ctx context.Context) error
 	soft  bool // failing degrades, never fails, readiness
+	// info, when set instead of check, also reports what it found.
+	info func(ctx context.Context) (map[string]any, error)
 }
 
 // New builds a Server over its store and engine.
@@ -167,6 +171,34 @@ func (s *Server) AddCheck(name string, check func(ctx context.Context) error) {
 // out of the load balancer at once.
 func (s *Server) AddSoftCheck(name string, check func(ctx context.Context) error) {
 	s.addCheck(namedCheck{name: name, check: check, soft: true})
+}
+
+// AddQueueCheck adds the soft "queue" check: the jobs waiting per queue,
+// the age of the oldest, the dead (discarded) ones; degraded while a job
+// has waited longer than maxWait (no worker runs, or they cannot keep up).
+func (s *Server) AddQueueCheck(maxWait time.Duration) {
+	s.addCheck(namedCheck{name: "queue", soft: true, info: func(ctx context.Context) (map[string]any, error) {
+		st, err := s.store.JobQueueStats(ctx)
+		if err != nil {
+			return nil, err
+		}
+		available, discarded, oldest := 0, 0, time.Duration(0)
+		for _, n := range st.Available {
+			available += n
+		}
+		for _, n := range st.Discarded {
+			discarded += n
+		}
+		for _, d := range st.OldestAvailable {
+			oldest = max(oldest, d)
+		}
+		info := map[string]any{"available": available, "oldest_available_seconds": math.Round(oldest.Seconds()*10) / 10,
+			"discarded": discarded}
+		if oldest > maxWait {
+			return info, fmt.Errorf("a job has waited %s (more than %s): are the workers running?", oldest.Round(time.Second), maxWait)
+		}
+		return info, nil
+	}})
 }
 
 func (s *Server) addCheck(c namedCheck) {

@@ -113,6 +113,10 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		RateLimit: limit,
 	})
 	srv.AddSoftCheck("bus", bus.Check)
+	if !cfg.MemoryStore() {
+		// Jobs waiting longer than a rescue would take mean no worker runs.
+		srv.AddQueueCheck(cfg.Jobs.RescueAfter)
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
