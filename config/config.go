@@ -115,6 +115,9 @@ type Config struct {
 	// MetricsAddr, when set, is where `worker` and `scheduler` serve
 	// /metrics and /livez (serve has them on HTTP_ADDR). Empty = off.
 	MetricsAddr string `env:"METRICS_ADDR"`
+	// AdminTenant is the operators' tenant: its admin keys open the job UI
+	// at /admin/jobs (every tenant's jobs). Empty = no job UI.
+	AdminTenant string `env:"ADMIN_TENANT"`
 }
 
 // Mail configures outgoing email.
@@ -862,5 +865,6 @@ func (c Config) Redacted() map[string]string {
 		"GROUP_COMMIT":         strconv.FormatBool(c.GroupCommit),
 		"MAX_BATCH":            strconv.Itoa(c.MaxBatch),
 		"METRICS_ADDR":         c.MetricsAddr,
+		"ADMIN_TENANT":         c.AdminTenant,
 	}
 }

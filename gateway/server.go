@@ -56,6 +56,10 @@ type Options struct {
 	Stream StreamOptions
 	// RateLimit is the per-API-key limit (429 rate_limited); off when zero.
 	RateLimit RateLimitOptions
+	// AdminJobs, when set with AdminTenant, is the operators' job UI
+	// (River's), served under /admin/jobs to admin keys of AdminTenant only.
+	AdminJobs   http.Handler
+	AdminTenant string
 	// WebhookMaxAttempts is the attempts of a delivery replayed through
 	// the API (default 8, as WEBHOOK_MAX_ATTEMPTS).
 	WebhookMaxAttempts int
@@ -311,5 +315,6 @@ func (s *Server) buildRouter() *gin.Engine {
 		chain = append(chain, rt.handle)
 		g.Handle(rt.method, rt.path, chain...)
 	}
+	s.mountAdmin(g)
 	return g
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/config"
+	"github.com/staylock/staylock/gateway"
 	"github.com/staylock/staylock/jobs"
 	"github.com/staylock/staylock/jobs/mail"
 	"github.com/staylock/staylock/persistence"
@@ -156,4 +157,18 @@ func serveMetrics(addr string, reg *prometheus.Registry, log *zap.Logger) (stop 
 		}
 	}()
 	return func() { _ = srv.Close() }, listenURL(ln.Addr()), nil
+}
+
+// jobUI is River's web UI for the operators (ADMIN_TENANT), or nil.
+func jobUI(ctx context.Context, cfg config.Config, store persistence.Store, log *zap.Logger) (http.Handler, error) {
+	if cfg.AdminTenant == "" {
+		return nil, nil
+	}
+	switch st := store.(type) {
+	case *persistence.PostgresStore:
+		return jobs.NewUIPostgres(ctx, st.Pool(), gateway.AdminJobsPrefix, log)
+	case *persistence.SQLiteStore:
+		return jobs.NewUISQLite(ctx, st.DB(), gateway.AdminJobsPrefix, log)
+	}
+	return nil, nil
 }

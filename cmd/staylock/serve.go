@@ -100,6 +100,10 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	}
 	defer node.Shutdown(false)
 
+	adminJobs, err := jobUI(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
 	limit, closeLimit, err := rateLimit(cfg)
 	if err != nil {
 		return err
@@ -110,7 +114,8 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		Debug: cfg.Debug, Local: cfg.IsLocal(), Registry: reg,
 		Stream: gateway.StreamOptions{Bus: bus, Once: once, SigningKey: cfg.SigningKey(), VerifyKeys: cfg.VerifyKeys(),
 			AllowedOrigins: cfg.CORSAllowedOrigins},
-		RateLimit: limit,
+		RateLimit: limit, AdminTenant: cfg.AdminTenant, AdminJobs: adminJobs,
+		WebhookMaxAttempts: cfg.Jobs.WebhookMaxAttempts,
 	})
 	srv.AddSoftCheck("bus", bus.Check)
 	if !cfg.MemoryStore() {
