@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/staylock/staylock/jobs/mail/smtptest"
 	"github.com/staylock/staylock/persistence/pgtest"
@@ -41,8 +42,20 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("step %q not printed:\n%s", step, out)
 			}
 		}
-		if n := len(srv.Messages()); n != 1 || !strings.HasSuffix(srv.Messages()[0].ID, ".confirmed.v1@staylock") {
-			t.Errorf("%d mails: %+v", n, srv.Messages())
+		// The booking's confirmation and its cancellation, once each.
+		msgs := srv.WaitFor(t, 2, 20*time.Second)
+		counts := srv.CountByID()
+		confirmed, cancelled := 0, 0
+		for id, n := range counts {
+			switch {
+			case strings.HasSuffix(id, ".confirmed.v1@staylock"):
+				confirmed += n
+			case strings.Contains(id, ".cancelled.v"):
+				cancelled += n
+			}
+		}
+		if confirmed != 1 || cancelled != 1 || len(msgs) != 2 {
+			t.Errorf("mails %v, want one confirmation and one cancellation", counts)
 		}
 	})
 

@@ -241,7 +241,12 @@ func newEnv(t *testing.T, backend string, opts ...func(*gateway.Options)) *env {
 	var hold booking.Hold
 	e.decode(e.mustStatus(http.StatusCreated, e.do("POST", "/v1/properties/"+property+"/holds", "a-admin", holdJSON)), &hold)
 	e.holdID = hold.ID
-	e.mustStatus(http.StatusCreated, e.do("PUT", "/v1/webhooks/"+webhookID, "a-admin", webhookJSON))
+	// Straight into the store: the rate limit tests count the env's
+	// requests against their burst.
+	if _, _, err := store.PutWebhook(ctx, persistence.WebhookEndpoint{Tenant: tenantA, ID: webhookID, URL: "https://crm.example.com/staylock",
+		Events: []string{"reservation.cancelled", "reservation.confirmed"}, Secret: "whsec_c2VlZC1zZWNyZXQtZm9yLXRoZS1nYXRld2F5LXRlc3Q="}); err != nil {
+		t.Fatalf("seed webhook: %v", err)
+	}
 	d, err := store.RecordDelivery(ctx, persistence.WebhookDelivery{Tenant: tenantA, Endpoint: webhookID, MessageID: "msg_seed",
 		Event: "reservation.confirmed", Attempt: 1, StatusCode: 500, LatencyMS: 2, Error: "endpoint answered 500", Payload: "{}"})
 	if err != nil {
