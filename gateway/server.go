@@ -60,6 +60,11 @@ type Options struct {
 	// (River's), served under /admin/jobs to admin keys of AdminTenant only.
 	AdminJobs   http.Handler
 	AdminTenant string
+	// WebhooksChanged, when set, is called after an endpoint is created or
+	// deleted, so that this node's outbox starts (or stops) handing its
+	// tenant's events to webhooks at once; other nodes follow at their next
+	// refresh.
+	WebhooksChanged func(ctx context.Context) error
 	// WebhookMaxAttempts is the attempts of a delivery replayed through
 	// the API (default 8, as WEBHOOK_MAX_ATTEMPTS).
 	WebhookMaxAttempts int
@@ -246,7 +251,8 @@ func (s *Server) routes() []route {
 	holds := &holdHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem, clock: clk}
 	ops := &opsHandler{server: s}
 	dash := &dashboardHandler{}
-	hooks := &webhookHandler{responder: r, store: s.store, idem: s.idem, policy: webhook.URLPolicy{AllowPrivate: s.opts.Local},
+	hooks := &webhookHandler{responder: r, store: s.store, idem: s.idem, onChange: s.opts.WebhooksChanged,
+		policy:      webhook.URLPolicy{AllowPrivate: s.opts.Local},
 		maxAttempts: s.opts.WebhookMaxAttempts}
 	return []route{
 		{http.MethodGet, "/livez", accessPublic, ops.livez},

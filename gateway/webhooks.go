@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
 
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/cluster"
@@ -25,6 +26,7 @@ type webhookHandler struct {
 	store       persistence.Store
 	idem        *idempotency
 	policy      webhook.URLPolicy
+	onChange    func(ctx context.Context) error
 	maxAttempts int
 }
 
@@ -98,6 +100,7 @@ func (h *webhookHandler) put(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.changed(c)
 	v, status := viewOf(stored), http.StatusOK
 	if created {
 		v.Secret, status = stored.Secret, http.StatusCreated
@@ -145,8 +148,22 @@ func (h *webhookHandler) delete(c *gin.Context) {
 		return
 	}
 	h.idem.serve(c, h.responder, call, func(ctx context.Context, _ *cluster.Idem) (any, error) {
-		return nil, h.store.DeleteWebhook(ctx, e.Tenant, e.ID)
+		err := h.store.DeleteWebhook(ctx, e.Tenant, e.ID)
+		if err == nil {
+			h.changed(c)
+		}
+		return nil, err
 	})
+}
+
+// changed tells the node's outbox that the tenant's endpoints changed.
+func (h *webhookHandler) changed(c *gin.Context) {
+	if h.onChange == nil {
+		return
+	}
+	if err := h.onChange(c.Request.Context()); err != nil {
+		h.log.Warn("refresh webhook tenants", zap.Error(err))
+	}
 }
 
 type deliveryView struct {

@@ -70,13 +70,18 @@ func MailKey(r booking.Reservation, event string) string {
 // (it finds the tenant's endpoints when it runs). A row carried by several
 // batches (a reservation over room types, a retried commit) makes one job
 // of each.
-func Outbox(maxAttempts int) func(rows []booking.Reservation) []persistence.JobRow {
+//
+// hooks, when set, says which tenants have endpoints: the fan-out job is
+// written for those only (nil: for every tenant).
+func Outbox(maxAttempts int, hooks *WebhookTenants) func(rows []booking.Reservation) []persistence.JobRow {
 	return func(rows []booking.Reservation) []persistence.JobRow {
 		var out []persistence.JobRow
 		for _, r := range rows {
 			event := EventOf(r)
-			if f, err := fanoutRow(r.Tenant, r, event); err == nil {
-				out = append(out, f)
+			if hooks.Has(r.Tenant) {
+				if f, err := fanoutRow(r.Tenant, r, event); err == nil {
+					out = append(out, f)
+				}
 			}
 			if r.Guest.Email == "" {
 				continue

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -176,4 +177,54 @@ func Backoff(base time.Duration, attempt int) time.Duration {
 	}
 	jitter := 0.8 + 0.4*rand.Float64()
 	return time.Duration(float64(d) * jitter)
+}
+
+// WebhookTenants is the set of tenants that have webhook endpoints, as a
+// node last read it: the outbox writes fan-out jobs for those only, so that
+// a tenant without webhooks pays nothing for them. An endpoint receives the
+// events committed from its tenant's next refresh on (Run: every few
+// seconds). Safe for concurrent use; a nil set, or one not read yet, has
+// every tenant.
+type WebhookTenants struct {
+	set atomic.Pointer[map[string]bool]
+}
+
+// Has tells whether tenant may have endpoints.
+func (w *WebhookTenants) Has(tenant string) bool {
+	if w == nil {
+		return true
+	}
+	m := w.set.Load()
+	return m == nil || (*m)[tenant]
+}
+
+// Refresh reads the set from the store.
+func (w *WebhookTenants) Refresh(ctx context.Context, store persistence.Store) error {
+	ts, err := store.TenantsWithWebhooks(ctx)
+	if err != nil {
+		return err
+	}
+	m := make(map[string]bool, len(ts))
+	for _, t := range ts {
+		m[t] = true
+	}
+	w.set.Store(&m)
+	return nil
+}
+
+// Run refreshes the set every interval until ctx ends; while the store does
+// not answer, the last set stays.
+func (w *WebhookTenants) Run(ctx context.Context, store persistence.Store, every time.Duration, log *zap.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := w.Refresh(ctx, store); err != nil && ctx.Err() == nil {
+			log.Warn("webhook tenants: cannot refresh", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -66,6 +66,7 @@ type preparedBatch struct {
 	// jobArgs and jobNotify are the arguments of pgJobsSQL and
 	// pgJobsNotifySQL; nil without jobs.
 	jobArgs, jobNotify []any
+	notify             bool // carry the insert notification (Postgres)
 }
 
 func prepareBatch(b Batch, now time.Time) (*preparedBatch, error) {

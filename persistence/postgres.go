@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,22 @@ const (
 type PostgresStore struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// lastNotify (unix ns) rate-limits the job insert notifications.
+	lastNotify atomic.Int64
+}
+
+// jobNotifyEvery is how often a node's commits wake River's workers at
+// most. NOTIFY serialises the commits that carry one (Postgres takes a
+// global lock on its notification queue at commit), so every batch
+// notifying would make commits of unrelated room types wait for each other;
+// between notifications the workers' poll (JOB_POLL_INTERVAL) finds the jobs.
+const jobNotifyEvery = 100 * time.Millisecond
+
+// notifyDue tells whether this commit should carry the insert notification.
+func (s *PostgresStore) notifyDue() bool {
+	now := time.Now().UnixNano()
+	last := s.lastNotify.Load()
+	return now-last >= int64(jobNotifyEvery) && s.lastNotify.CompareAndSwap(last, now)
 }
 
 var _ Store = (*PostgresStore)(nil)
@@ -328,6 +345,7 @@ func (s *PostgresStore) CommitBatch(ctx context.Context, b Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("commit batch %s: %w", b.ActorID, err)
 	}
+	p.notify = p.jobArgs != nil && s.notifyDue()
 	batch, commitIdx := pgBatch(p)
 
 	conn, err := s.pool.Acquire(ctx)
@@ -411,7 +429,9 @@ func pgBatch(p *preparedBatch) (*pgx.Batch, int) {
 	}
 	if p.jobArgs != nil {
 		b.Queue(pgJobsSQL, p.jobArgs...)
-		b.Queue(pgJobsNotifySQL, p.jobNotify...)
+		if p.notify {
+			b.Queue(pgJobsNotifySQL, p.jobNotify...)
+		}
 	}
 	b.Queue("COMMIT")
 	return b, b.Len() - 1

@@ -175,6 +175,8 @@ type Store interface {
 	// removes one (ErrNotFound when there is none).
 	PutWebhook(ctx context.Context, e WebhookEndpoint) (stored WebhookEndpoint, created bool, err error)
 	ListWebhooks(ctx context.Context, tenant string) ([]WebhookEndpoint, error)
+	// TenantsWithWebhooks lists the tenants with at least one endpoint.
+	TenantsWithWebhooks(ctx context.Context) ([]string, error)
 	DeleteWebhook(ctx context.Context, tenant, id string) error
 	// RecordDelivery appends one attempt to the delivery log; ListDeliveries
 	// lists an endpoint's attempts, newest first.

@@ -294,3 +294,46 @@ func splitEvents(s string) []string {
 	}
 	return strings.Split(s, ",")
 }
+
+// TenantsWithWebhooks lists the tenants that have at least one endpoint.
+func (s *PostgresStore) TenantsWithWebhooks(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT tenant FROM webhook_endpoints ORDER BY tenant`)
+	if err != nil {
+		return nil, fmt.Errorf("tenants with webhooks: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// TenantsWithWebhooks lists the tenants that have at least one endpoint.
+func (s *SQLiteStore) TenantsWithWebhooks(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT tenant FROM webhook_endpoints ORDER BY tenant`)
+	if err != nil {
+		return nil, fmt.Errorf("tenants with webhooks: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// TenantsWithWebhooks lists the tenants that have at least one endpoint.
+func (s *MemoryStore) TenantsWithWebhooks(context.Context) ([]string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	set := map[string]bool{}
+	for k := range s.webhooks {
+		set[k[0]] = true
+	}
+	out := make([]string, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out, nil
+}

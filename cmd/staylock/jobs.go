@@ -53,12 +53,16 @@ func newQueue(cfg config.Config, store persistence.Store, role jobs.Role, log *z
 	return nil, errors.New("the in-memory store has no job queue: jobs need DB_URL (Postgres) or the embedded SQLite store")
 }
 
+// webhookRefresh is how often a node rereads which tenants have webhook
+// endpoints: a new endpoint receives the events committed after that.
+const webhookRefresh = 2 * time.Second
+
 // outbox is the actors' job hook, or nil on the memory store (no queue).
-func outbox(cfg config.Config) func([]booking.Reservation) []persistence.JobRow {
+func outbox(cfg config.Config, hooks *jobs.WebhookTenants) func([]booking.Reservation) []persistence.JobRow {
 	if cfg.MemoryStore() {
 		return nil
 	}
-	return jobs.Outbox(cfg.Jobs.MailMaxAttempts)
+	return jobs.Outbox(cfg.Jobs.MailMaxAttempts, hooks)
 }
 
 // runQueue runs a queue until ctx ends, then stops it within timeout

@@ -84,6 +84,15 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	}
 	defer func() { _ = bus.Close() }()
 
+	// Which tenants have webhooks: the outbox writes fan-out jobs for them.
+	hooks := &jobs.WebhookTenants{}
+	if !cfg.MemoryStore() {
+		if err := hooks.Refresh(ctx, store); err != nil {
+			return fmt.Errorf("read webhook endpoints: %w", err)
+		}
+		go hooks.Run(ctx, store, webhookRefresh, log)
+	}
+
 	// One registry for the gateway's and the cluster's metrics.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -93,7 +102,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		Logger: log, Registry: reg,
 		Actor: actors.Options{SnapshotEvery: int64(cfg.SnapshotEvery), MaxBatch: cfg.MaxBatch,
 			GroupCommit: cfg.GroupCommit, IdempotencyTTL: cfg.IdempotencyTTL, OnCommit: publishCommits(bus),
-			Outbox: outbox(cfg)},
+			Outbox: outbox(cfg, hooks)},
 	})
 	if err != nil {
 		return fmt.Errorf("start cluster: %w", err)
@@ -116,6 +125,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 			AllowedOrigins: cfg.CORSAllowedOrigins},
 		RateLimit: limit, AdminTenant: cfg.AdminTenant, AdminJobs: adminJobs,
 		WebhookMaxAttempts: cfg.Jobs.WebhookMaxAttempts,
+		WebhooksChanged:    func(ctx context.Context) error { return hooks.Refresh(ctx, store) },
 	})
 	srv.AddSoftCheck("bus", bus.Check)
 	if !cfg.MemoryStore() {
