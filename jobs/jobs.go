@@ -32,11 +32,14 @@ type MailArgs struct {
 // Kind is River's job kind.
 func (MailArgs) Kind() string { return KindReservationMail }
 
-// MailJob is what the mail says: the event and the reservation as it was
-// committed (the row may have moved on by the time the job runs).
+// MailJob names the reservation and the event. The worker reads the
+// reservation when it sends, so the queue (and its UI) holds no guest data
+// and each insert stays small; a mail shows the reservation as it is then.
 type MailJob struct {
-	Event       string              `json:"event"`
-	Reservation booking.Reservation `json:"reservation"`
+	Tenant      string `json:"tenant"`
+	Reservation string `json:"reservation"`
+	Event       string `json:"event"`
+	Version     int32  `json:"version"`
 }
 
 // PurgeArgs are the arguments of the periodic idempotency purge.
@@ -86,7 +89,7 @@ func Outbox(maxAttempts int, hooks *WebhookTenants) func(rows []booking.Reservat
 			if r.Guest.Email == "" {
 				continue
 			}
-			args, err := jsonMarshal(MailJob{Event: event, Reservation: r})
+			args, err := jsonMarshal(MailJob{Tenant: r.Tenant, Reservation: r.ID, Event: event, Version: r.Version})
 			if err != nil {
 				continue // plain values always encode
 			}

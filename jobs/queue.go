@@ -169,7 +169,7 @@ func NewSQLite(db *sql.DB, opts Options) (*Queue, error) {
 func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool) (*Queue, error) {
 	log := o.Logger.With(zap.String("component", "jobs"), zap.Stringer("role", o.Role))
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &mailWorker{sender: o.Sender, from: o.From, log: log}); err != nil {
+	if err := river.AddWorkerSafely(workers, &mailWorker{store: o.Store, sender: o.Sender, from: o.From, log: log}); err != nil {
 		return nil, err
 	}
 	if err := river.AddWorkerSafely(workers, &purgeWorker{store: o.Store, log: log}); err != nil {

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
@@ -32,11 +33,13 @@ type FanoutArgs struct {
 // Kind is River's job kind.
 func (FanoutArgs) Kind() string { return KindWebhookFanout }
 
-// FanoutJob is the event and the reservation as committed.
+// FanoutJob names the reservation and the event (the worker reads the
+// reservation, as the mail worker does).
 type FanoutJob struct {
-	Tenant      string              `json:"tenant"`
-	Event       string              `json:"event"` // confirmed, modified, cancelled
-	Reservation booking.Reservation `json:"reservation"`
+	Tenant      string `json:"tenant"`
+	Reservation string `json:"reservation"`
+	Event       string `json:"event"` // confirmed, modified, cancelled
+	Version     int32  `json:"version"`
 }
 
 // DeliveryArgs: one message to one endpoint.
@@ -66,7 +69,7 @@ type WebhookPayload struct {
 
 // fanoutRow is the outbox row that hands a reservation event to webhooks.
 func fanoutRow(tenant string, r booking.Reservation, event string) (persistence.JobRow, error) {
-	args, err := json.Marshal(FanoutJob{Tenant: tenant, Event: event, Reservation: r})
+	args, err := json.Marshal(FanoutJob{Tenant: tenant, Reservation: r.ID, Event: event, Version: r.Version})
 	if err != nil {
 		return persistence.JobRow{}, err
 	}
@@ -103,7 +106,14 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) err
 	if err != nil {
 		return err
 	}
-	payload, err := json.Marshal(WebhookPayload{Type: event, Timestamp: f.Reservation.UpdatedAt.UTC(), Data: f.Reservation})
+	r, err := w.store.GetReservation(ctx, f.Tenant, f.Reservation)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return river.JobCancel(fmt.Errorf("reservation %s is gone", f.Reservation))
+	}
+	if err != nil {
+		return err
+	}
+	payload, err := json.Marshal(WebhookPayload{Type: event, Timestamp: r.UpdatedAt.UTC(), Data: r})
 	if err != nil {
 		return river.JobCancel(err)
 	}

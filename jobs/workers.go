@@ -22,16 +22,26 @@ func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 // then the job is discarded (River's dead-letter state).
 type mailWorker struct {
 	river.WorkerDefaults[MailArgs]
+	store  persistence.Store
 	sender mail.Sender
 	from   string
 	log    *zap.Logger
 }
 
 func (w *mailWorker) Work(ctx context.Context, job *river.Job[MailArgs]) error {
-	m, err := mail.Render(job.Args.Args.Event, job.Args.Args.Reservation, w.from)
+	a := job.Args.Args
+	r, err := w.store.GetReservation(ctx, a.Tenant, a.Reservation)
+	if errors.Is(err, persistence.ErrNotFound) {
+		return river.JobCancel(fmt.Errorf("reservation %s is gone", a.Reservation))
+	}
+	if err != nil {
+		return err
+	}
+	m, err := mail.Render(a.Event, r, w.from)
 	if err != nil {
 		return river.JobCancel(err)
 	}
+	m.ID = job.Args.Key + "@staylock" // one Message-ID per (reservation, event, version)
 	if err := w.sender.Send(ctx, m); err != nil {
 		var perm *mail.PermanentError
 		if errors.As(err, &perm) {
