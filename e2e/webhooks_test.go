@@ -137,3 +137,63 @@ func TestWebhooks_RetriesThenDeadLetter(t *testing.T) {
 	c.MustDo(t, "POST", "/v1/webhooks/dead/deliveries/"+strconv.FormatInt(last.ID, 10)+"/retry", nil, http.StatusAccepted, nil)
 	waitFor("the replayed delivery", func() bool { dead.mu.Lock(); defer dead.mu.Unlock(); return len(dead.verified) == 1 })
 }
+
+// TestWebhooks_SecretRotationLosesNoVerification: after a rotation every
+// delivery carries both signatures, so a receiver verifies with the old
+// secret until it switches and with the new one after; once the window is
+// over only the new secret signs.
+func TestWebhooks_SecretRotationLosesNoVerification(t *testing.T) {
+	srv := smtptest.Start(t)
+	b := mailEnv(backend{"sqlite", []string{"STORAGE_PATH=" + t.TempDir()}}, srv)
+	b.env = append(b.env, "JOB_RETRY_BASE=200ms")
+	key := b.MustCreateKey(t, "acme", "admin")
+	s := b.MustStart(t)
+	c := newClient(s.url, key)
+	mustSetUpHotel(t, c, []string{"dlx"}, 20)
+	r := &receiver{}
+	hs := httptest.NewServer(r)
+	t.Cleanup(hs.Close)
+	var created struct{ Secret string }
+	c.MustDo(t, "PUT", "/v1/webhooks/pms", map[string]any{"url": hs.URL, "events": []string{"reservation.confirmed"}}, http.StatusCreated, &created)
+	r.secret.Store(created.Secret)
+
+	day := 0
+	bookAndAwait := func(what string) {
+		t.Helper()
+		day++
+		before := r.calls.Load()
+		c.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{
+			"stays": []stay{{RoomType: "dlx", Arrival: dayAfter(windowFrom, day), Departure: dayAfter(windowFrom, day+1), Quantity: 1}},
+			"guest": map[string]string{"name": "Rot"}}, http.StatusCreated, nil)
+		deadline := time.Now().Add(30 * time.Second)
+		for r.calls.Load() == before {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no delivery within 30 s", what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	bookAndAwait("before the rotation")
+	var rotated struct{ Secret string }
+	c.MustDo(t, "POST", "/v1/webhooks/pms/rotate-secret", map[string]any{"previous_valid_seconds": 3600}, http.StatusOK, &rotated)
+	if rotated.Secret == "" || rotated.Secret == created.Secret {
+		t.Fatalf("rotation gave %q", rotated.Secret)
+	}
+	bookAndAwait("rotated, the receiver still on the old secret")
+	r.secret.Store(rotated.Secret)
+	bookAndAwait("the receiver switched to the new secret")
+	r.mu.Lock()
+	if len(r.badSig) != 0 || len(r.verified) != 3 {
+		t.Fatalf("during the rotation: %d verified, bad signatures %v", len(r.verified), r.badSig)
+	}
+	r.mu.Unlock()
+
+	// A rotation with no window: the secret it replaces stops signing.
+	c.MustDo(t, "POST", "/v1/webhooks/pms/rotate-secret", map[string]any{"previous_valid_seconds": 0}, http.StatusOK, nil)
+	bookAndAwait("after a rotation without a window")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.badSig) == 0 {
+		t.Fatal("the replaced secret still verifies after a rotation without a window")
+	}
+}

@@ -46,6 +46,7 @@ var adminOnly = map[string]bool{
 	"GET /v1/webhooks/:webhook":                             true,
 	"DELETE /v1/webhooks/:webhook":                          true,
 	"GET /v1/webhooks/:webhook/deliveries":                  true,
+	"POST /v1/webhooks/:webhook/rotate-secret":              true,
 	"POST /v1/webhooks/:webhook/deliveries/:delivery/retry": true,
 }
 
@@ -64,6 +65,7 @@ var sampleBodies = map[string]string{
 	"PUT /v1/webhooks/:webhook":                             webhookJSON,
 	"POST /v1/webhooks/:webhook/deliveries/:delivery/retry": "",
 	"DELETE /v1/webhooks/:webhook":                          "",
+	"POST /v1/webhooks/:webhook/rotate-secret":              `{"previous_valid_seconds":3600}`,
 }
 
 // sampleQueries complete the routes that need query parameters.

@@ -285,6 +285,7 @@ func (s *Server) routes() []route {
 		{http.MethodPut, "/v1/webhooks/:webhook", accessAdmin, hooks.put},
 		{http.MethodGet, "/v1/webhooks/:webhook", accessAdmin, hooks.get},
 		{http.MethodDelete, "/v1/webhooks/:webhook", accessAdmin, hooks.delete},
+		{http.MethodPost, "/v1/webhooks/:webhook/rotate-secret", accessAdmin, hooks.rotateSecret},
 		{http.MethodGet, "/v1/webhooks/:webhook/deliveries", accessAdmin, hooks.deliveries},
 		{http.MethodPost, "/v1/webhooks/:webhook/deliveries/:delivery/retry", accessAdmin, hooks.retry},
 

@@ -166,6 +166,55 @@ func (h *webhookHandler) changed(c *gin.Context) {
 	}
 }
 
+// maxRotationWindow bounds how long a rotated-out secret keeps signing.
+const maxRotationWindow = 7 * 24 * 3600
+
+// rotateSecret: POST /v1/webhooks/{id}/rotate-secret
+// {"previous_valid_seconds": N} → 200 with the new secret (shown once; a
+// retry with the same Idempotency-Key shows the same one). The previous
+// secret keeps signing for N seconds (default a day): each delivery then
+// carries both signatures, so the receiver can switch whenever it likes.
+func (h *webhookHandler) rotateSecret(c *gin.Context) {
+	e, ok := h.find(c)
+	if !ok {
+		return
+	}
+	var body struct {
+		PreviousValidSeconds *int `json:"previous_valid_seconds"`
+	}
+	raw, ok := h.decode(c, &body, true)
+	if !ok {
+		return
+	}
+	window := 86400
+	if body.PreviousValidSeconds != nil {
+		window = *body.PreviousValidSeconds
+	}
+	if window < 0 || window > maxRotationWindow {
+		fe := booking.FieldErrors{}
+		fe.Add("previous_valid_seconds", "must be from 0 to 604800 (7 days)")
+		h.fail(c, fe.Err())
+		return
+	}
+	call, ok := h.newCall(c, raw, true, http.StatusOK)
+	if !ok {
+		return
+	}
+	h.idem.serve(c, h.responder, call, func(ctx context.Context, _ *cluster.Idem) (any, error) {
+		secret, until := webhook.NewSecret(), time.Now().Add(time.Duration(window)*time.Second).UTC()
+		if err := h.store.RotateWebhookSecret(ctx, e.Tenant, e.ID, secret, until); err != nil {
+			return nil, err
+		}
+		return rotatedView{ID: e.ID, Secret: secret, PreviousValidUntil: until}, nil
+	})
+}
+
+type rotatedView struct {
+	ID                 string    `json:"id"`
+	Secret             string    `json:"secret"`
+	PreviousValidUntil time.Time `json:"previous_valid_until"`
+}
+
 type deliveryView struct {
 	ID         int64     `json:"id"`
 	MessageID  string    `json:"message_id"`

@@ -161,7 +161,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	if ep == nil {
 		return river.JobCancel(fmt.Errorf("webhook %s was deleted", d.Endpoint))
 	}
-	a := w.sender.Send(ctx, ep.URL, d.MessageID, d.Payload, ep.Secret)
+	a := w.sender.Send(ctx, ep.URL, d.MessageID, d.Payload, ep.SigningSecrets(time.Now())...)
 	rec := persistence.WebhookDelivery{Tenant: d.Tenant, Endpoint: d.Endpoint, MessageID: d.MessageID, Event: d.Event,
 		Attempt: job.Attempt, StatusCode: a.StatusCode, LatencyMS: float64(a.Latency.Microseconds()) / 1000, Payload: string(d.Payload)}
 	if a.Err != nil {

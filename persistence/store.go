@@ -178,6 +178,10 @@ type Store interface {
 	// TenantsWithWebhooks lists the tenants with at least one endpoint.
 	TenantsWithWebhooks(ctx context.Context) ([]string, error)
 	DeleteWebhook(ctx context.Context, tenant, id string) error
+	// RotateWebhookSecret makes secret the endpoint's signing secret; the
+	// one it replaces keeps signing until previousUntil (ErrNotFound for no
+	// such endpoint).
+	RotateWebhookSecret(ctx context.Context, tenant, id, secret string, previousUntil time.Time) error
 	// RecordDelivery appends one attempt to the delivery log; ListDeliveries
 	// lists an endpoint's attempts, newest first.
 	RecordDelivery(ctx context.Context, d WebhookDelivery) (int64, error)

@@ -14,13 +14,25 @@ import (
 
 // WebhookEndpoint is where a tenant receives events.
 type WebhookEndpoint struct {
-	Tenant    string
-	ID        string
-	URL       string
-	Events    []string // sorted
-	Secret    string   // whsec_…: Standard Webhooks signing secret
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Tenant string
+	ID     string
+	URL    string
+	Events []string // sorted
+	Secret string   // whsec_…: Standard Webhooks signing secret
+	// PreviousSecret still signs until PreviousUntil (after a rotation).
+	PreviousSecret string
+	PreviousUntil  time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// SigningSecrets are the secrets deliveries are signed with at now: the
+// current one, and the previous one while its rotation window lasts.
+func (e WebhookEndpoint) SigningSecrets(now time.Time) []string {
+	if e.PreviousSecret != "" && now.Before(e.PreviousUntil) {
+		return []string{e.Secret, e.PreviousSecret}
+	}
+	return []string{e.Secret}
 }
 
 // WebhookDelivery is one attempt at delivering one message to an endpoint.
@@ -60,7 +72,7 @@ func (s *PostgresStore) PutWebhook(ctx context.Context, e WebhookEndpoint) (Webh
 
 // ListWebhooks lists a tenant's endpoints by id.
 func (s *PostgresStore) ListWebhooks(ctx context.Context, tenant string) ([]WebhookEndpoint, error) {
-	rows, err := s.pool.Query(ctx, `SELECT tenant, id, url, events, secret, created_at, updated_at
+	rows, err := s.pool.Query(ctx, `SELECT tenant, id, url, events, secret, previous_secret, previous_until, created_at, updated_at
 		FROM webhook_endpoints WHERE tenant = $1 ORDER BY id`, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
@@ -70,8 +82,12 @@ func (s *PostgresStore) ListWebhooks(ctx context.Context, tenant string) ([]Webh
 	for rows.Next() {
 		var e WebhookEndpoint
 		var events string
-		if err := rows.Scan(&e.Tenant, &e.ID, &e.URL, &events, &e.Secret, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		var until *time.Time
+		if err := rows.Scan(&e.Tenant, &e.ID, &e.URL, &events, &e.Secret, &e.PreviousSecret, &until, &e.CreatedAt, &e.UpdatedAt); err != nil {
 			return nil, fmt.Errorf("list webhooks: %w", err)
+		}
+		if until != nil {
+			e.PreviousUntil = until.UTC()
 		}
 		e.Events, e.CreatedAt, e.UpdatedAt = splitEvents(events), e.CreatedAt.UTC(), e.UpdatedAt.UTC()
 		out = append(out, e)
@@ -152,7 +168,7 @@ func (s *SQLiteStore) PutWebhook(ctx context.Context, e WebhookEndpoint) (Webhoo
 
 // ListWebhooks lists a tenant's endpoints by id.
 func (s *SQLiteStore) ListWebhooks(ctx context.Context, tenant string) ([]WebhookEndpoint, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT tenant, id, url, events, secret, created_at, updated_at
+	rows, err := s.r.QueryContext(ctx, `SELECT tenant, id, url, events, secret, previous_secret, coalesce(previous_until, ''), created_at, updated_at
 		FROM webhook_endpoints WHERE tenant = ? ORDER BY id`, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
@@ -161,9 +177,14 @@ func (s *SQLiteStore) ListWebhooks(ctx context.Context, tenant string) ([]Webhoo
 	var out []WebhookEndpoint
 	for rows.Next() {
 		var e WebhookEndpoint
-		var events, created, updated string
-		if err := rows.Scan(&e.Tenant, &e.ID, &e.URL, &events, &e.Secret, &created, &updated); err != nil {
+		var events, until, created, updated string
+		if err := rows.Scan(&e.Tenant, &e.ID, &e.URL, &events, &e.Secret, &e.PreviousSecret, &until, &created, &updated); err != nil {
 			return nil, fmt.Errorf("list webhooks: %w", err)
+		}
+		if until != "" {
+			if err := parseSQLiteTimes(&until, &e.PreviousUntil); err != nil {
+				return nil, err
+			}
 		}
 		if err := parseSQLiteTimes(&created, &e.CreatedAt, &updated, &e.UpdatedAt); err != nil {
 			return nil, err
@@ -336,4 +357,45 @@ func (s *MemoryStore) TenantsWithWebhooks(context.Context) ([]string, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// RotateWebhookSecret makes secret the endpoint's signing secret; the one
+// it replaces keeps signing too until previousUntil.
+func (s *PostgresStore) RotateWebhookSecret(ctx context.Context, tenant, id, secret string, previousUntil time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE webhook_endpoints SET previous_secret = secret, previous_until = $4, secret = $3, updated_at = $5
+		WHERE tenant = $1 AND id = $2`, tenant, id, secret, StoredTime(previousUntil), s.stamp())
+	if err != nil {
+		return fmt.Errorf("rotate webhook secret %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("webhook %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// RotateWebhookSecret makes secret the endpoint's signing secret.
+func (s *SQLiteStore) RotateWebhookSecret(ctx context.Context, tenant, id, secret string, previousUntil time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE webhook_endpoints SET previous_secret = secret, previous_until = ?, secret = ?, updated_at = ?
+		WHERE tenant = ? AND id = ?`, sqliteTime(previousUntil), secret, sqliteTime(s.now()), tenant, id)
+	if err != nil {
+		return fmt.Errorf("rotate webhook secret %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("webhook %s: %w", id, cmpErr(err, ErrNotFound))
+	}
+	return nil
+}
+
+// RotateWebhookSecret makes secret the endpoint's signing secret.
+func (s *MemoryStore) RotateWebhookSecret(_ context.Context, tenant, id, secret string, previousUntil time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := [2]string{tenant, id}
+	e, ok := s.webhooks[k]
+	if !ok {
+		return fmt.Errorf("webhook %s: %w", id, ErrNotFound)
+	}
+	e.PreviousSecret, e.PreviousUntil, e.Secret, e.UpdatedAt = e.Secret, StoredTime(previousUntil), secret, s.stamp()
+	s.webhooks[k] = e
+	return nil
 }

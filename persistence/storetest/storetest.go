@@ -1031,6 +1031,15 @@ func testWebhooks(t *testing.T, s persistence.Store) {
 	if ds, _ := s.ListDeliveries(c, "other", "crm", 10); len(ds) != 0 {
 		t.Fatalf("another tenant's deliveries: %+v", ds)
 	}
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
+	mustNoErr(t, s.RotateWebhookSecret(c, "acme", "crm", "whsec_second", until), "rotate")
+	list, err = s.ListWebhooks(c, "acme")
+	mustNoErr(t, err, "list after rotate")
+	if r := list[0]; r.Secret != "whsec_second" || r.PreviousSecret != "whsec_first" || !r.PreviousUntil.Equal(until) ||
+		len(r.SigningSecrets(time.Now())) != 2 || len(r.SigningSecrets(until.Add(time.Second))) != 1 || r.SigningSecrets(until)[0] != "whsec_second" {
+		t.Fatalf("after rotation: %+v", r)
+	}
+	mustErrIs(t, s.RotateWebhookSecret(c, "acme", "nope", "whsec_x", until), persistence.ErrNotFound, "rotate unknown")
 	mustNoErr(t, s.DeleteWebhook(c, "acme", "crm"), "delete")
 	mustErrIs(t, s.DeleteWebhook(c, "acme", "crm"), persistence.ErrNotFound, "delete again")
 }
