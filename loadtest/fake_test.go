@@ -18,7 +18,7 @@ const (
 	fakeHonest   fakeMode = iota
 	fakeOversell          // accepts bookings past the rooms it has
 	fakeForget            // loses every fifth acknowledged booking
-	fakeFlaky             // answers every third booking 500 (before doing anything)
+	fakeFlaky             // answers the first attempt of every third booking 500 (before doing anything)
 )
 
 // fakeServer is a tiny in-memory implementation of the parts of the API the
@@ -33,6 +33,7 @@ type fakeServer struct {
 	booked   map[string]map[string]int // property/room type → night → booked
 	res      []fakeReservation         // in creation order
 	keys     map[string][]byte         // idempotency key → the 201 body
+	failed   map[string]bool           // fakeFlaky: keys answered 500 once
 	bookings int
 }
 
@@ -125,7 +126,14 @@ func (f *fakeServer) book(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.bookings++
-	if f.mode == fakeFlaky && f.bookings%3 == 0 {
+	if f.mode == fakeFlaky && f.bookings%3 == 0 && !f.failed[key] {
+		// Once per key: a retry with the same key goes through, however
+		// the clients' requests interleave (a shared counter alone could
+		// fail one client's every retry).
+		if f.failed == nil {
+			f.failed = map[string]bool{}
+		}
+		f.failed[key] = true
 		writeError(w, http.StatusInternalServerError, "internal")
 		return
 	}
