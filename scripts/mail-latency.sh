@@ -26,7 +26,7 @@ psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $db" >/dev/null
 export APP_ENV=local DB_URL="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable" STORAGE_PATH="$work/st" \
   HTTP_ADDR=127.0.0.1:18081 LOG_LEVEL=error MAIL_MAILER=smtp MAIL_HOST=127.0.0.1 MAIL_PORT=12525 MAIL_ENCRYPTION=none \
   MAIL_FROM_ADDRESS=hotel@example.com JOB_CONCURRENCY=$conc JOB_POLL_INTERVAL=100ms
-python3 sink.py 12525 &
+python3 -W ignore sink.py 12525 &
 ./staylock migrate up --no-env-file >/dev/null
 key=$(./staylock keys create --tenant bench --role admin --no-env-file | tail -1)
 ./staylock serve --no-env-file >/dev/null 2>&1 &
