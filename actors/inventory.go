@@ -180,6 +180,11 @@ func (a *inventoryActor) Receive(ctx actor.Context) {
 			return
 		}
 		a.handle(ctx.Sender(), m)
+		if m.Op == Op_OP_WAKE && a.broken == nil {
+			// The scheduler's backstop sweep: release what is due now,
+			// whatever became of the expiry timer.
+			a.expire()
+		}
 		a.flush()
 	case *commitDone:
 		a.onCommitDone(ctx, m)

@@ -426,3 +426,39 @@ func TestInventory_KeyedRefusalsAreStoredInTheBatch(t *testing.T) {
 		}
 	})
 }
+
+// TestInventory_WakeReleasesDueHolds: OP_WAKE (the scheduler's backstop
+// sweep) releases holds that are due on the actor's clock at once, without
+// their expiry timer.
+func TestInventory_WakeReleasesDueHolds(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		var mu sync.Mutex
+		now := time.Now()
+		o := opts()
+		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		a := MustSpawn(t, store, o)
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 3, Price: 100})
+		stays, _ := json.Marshal([]booking.Stay{{RoomType: roomType, Arrival: date("2026-12-01"), Departure: date("2026-12-02"), Quantity: 1}})
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_HOLD, HoldId: "h_w", Stays: stays, ExpiresAtUnixMs: now.Add(time.Hour).UnixMilli()})
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_WAKE})
+		if n := availability(t, a, "2026-12-01", 1)[0]; n.Held != 1 {
+			t.Fatalf("a hold not due yet was released by a wake: %+v", n)
+		}
+		mu.Lock()
+		now = now.Add(2 * time.Hour) // the timer (an hour of real time) has not fired
+		mu.Unlock()
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_WAKE})
+		// The release commits after the wake's answer: wait for it (well
+		// under the hour the timer would take).
+		deadline := time.Now().Add(5 * time.Second)
+		for n := availability(t, a, "2026-12-01", 1)[0]; n.Held != 0 || n.Available != 3; n = availability(t, a, "2026-12-01", 1)[0] {
+			if time.Now().After(deadline) {
+				t.Fatalf("a due hold survived the wake: %+v", n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if _, err := store.HoldRows(context.Background(), tenant, "h_w"); !errors.Is(err, persistence.ErrNotFound) {
+			t.Fatalf("hold row left after the wake: %v", err)
+		}
+	})
+}

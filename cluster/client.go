@@ -620,12 +620,26 @@ func (c *Client) ReleaseHold(ctx context.Context, tenant, id string, idem *Idem)
 // WakeHeldRoomTypes activates every room type that has holds, so that holds
 // which expired while no node ran are released now, not at the next request.
 func (c *Client) WakeHeldRoomTypes(ctx context.Context) (int, error) {
+	return c.wakeHolders(ctx, func(persistence.HoldRow) bool { return true })
+}
+
+// SweepExpiredHolds wakes every room type that still stores a hold due by
+// now: each releases what is due on its own clock. It is the scheduler's
+// backstop for a lost expiry timer; it returns how many it woke.
+func (c *Client) SweepExpiredHolds(ctx context.Context, now time.Time) (int, error) {
+	return c.wakeHolders(ctx, func(h persistence.HoldRow) bool { return !h.ExpiresAt.After(now) })
+}
+
+func (c *Client) wakeHolders(ctx context.Context, keep func(persistence.HoldRow) bool) (int, error) {
 	parts, err := c.store.LiveHolds(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("list holds: %w", err)
 	}
 	woken := map[string]bool{}
 	for _, p := range parts {
+		if !keep(p) {
+			continue
+		}
 		id := actors.Identity(p.Tenant, p.Property, p.RoomType)
 		if woken[id] {
 			continue

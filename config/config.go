@@ -155,6 +155,8 @@ type Jobs struct {
 	RescueAfter time.Duration `env:"JOB_RESCUE_AFTER" envDefault:"10m"`
 	// PurgeEvery is the period of the idempotency purge.
 	PurgeEvery time.Duration `env:"JOB_PURGE_EVERY" envDefault:"1h"`
+	// SweepEvery is the period of the backstop sweep of overdue holds.
+	SweepEvery time.Duration `env:"JOB_SWEEP_EVERY" envDefault:"1m"`
 	// WebhookMaxAttempts is how often a webhook delivery is tried before it
 	// is discarded; RetryBase is the first retry's wait (doubling, with
 	// jitter); WebhookTimeout bounds one attempt.
@@ -182,6 +184,9 @@ func (j Jobs) validate() []Problem {
 	}
 	if j.RescueAfter <= j.Timeout {
 		add("JOB_RESCUE_AFTER", "must be longer than JOB_TIMEOUT (%s), not %s", j.Timeout, j.RescueAfter)
+	}
+	if j.SweepEvery < time.Second {
+		add("JOB_SWEEP_EVERY", "must be at least 1s, not %s", j.SweepEvery)
 	}
 	if j.PurgeEvery < time.Second {
 		add("JOB_PURGE_EVERY", "must be at least 1s, not %s", j.PurgeEvery)
@@ -846,6 +851,7 @@ func (c Config) Redacted() map[string]string {
 		"JOB_TIMEOUT":          c.Jobs.Timeout.String(),
 		"JOB_RESCUE_AFTER":     c.Jobs.RescueAfter.String(),
 		"JOB_PURGE_EVERY":      c.Jobs.PurgeEvery.String(),
+		"JOB_SWEEP_EVERY":      c.Jobs.SweepEvery.String(),
 		"JOB_POLL_INTERVAL":    c.Jobs.PollInterval.String(),
 		"WEBHOOK_MAX_ATTEMPTS": strconv.Itoa(c.Jobs.WebhookMaxAttempts),
 		"JOB_RETRY_BASE":       c.Jobs.RetryBase.String(),

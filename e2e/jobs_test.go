@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -230,4 +231,38 @@ func TestJobs_OneSchedulerLeadsEachTick(t *testing.T) {
 	waitFor("another scheduler leads", 60*time.Second, func() bool { l := leader(); return l != "" && l != first })
 	waitFor("ticks after the kill run", 60*time.Second, func() bool { _, _, last := ticks(); return last.After(killedAt) })
 	checkOncePerTick()
+}
+
+// TestJobs_HoldSweepRunsOnTheServingNodes: the leading scheduler enqueues
+// the backstop hold sweep every JOB_SWEEP_EVERY into the engine queue, and
+// the serving node (which has the actors) runs it.
+func TestJobs_HoldSweepRunsOnTheServingNodes(t *testing.T) {
+	dbURL := pgtest.NewDatabase(t)
+	b := backend{"postgres", []string{"STORAGE_PATH=" + t.TempDir(), "DB_URL=" + dbURL, "JOB_SWEEP_EVERY=1s",
+		"JOB_POLL_INTERVAL=200ms"}}
+	key := b.MustCreateKey(t, "acme", "admin")
+	s := b.MustStart(t)
+	mustSetUpHotel(t, newClient(s.url, key), []string{"dlx"}, 5)
+	b.MustStartQueue(t, "scheduler")
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var done int
+		var by string
+		err := db.QueryRow(`SELECT count(*), coalesce(max(attempted_by[1]), '') FROM river_job WHERE kind = 'sweep_holds' AND state = 'completed'`).Scan(&done, &by)
+		if err == nil && done >= 2 {
+			if !strings.HasPrefix(by, "node-") {
+				t.Errorf("the sweep ran on %q, want a serving node", by)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sweeps completed within 60 s (%v)", done, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -17,9 +17,12 @@ import (
 const (
 	KindReservationMail  = "reservation_mail"
 	KindPurgeIdempotency = "purge_idempotency"
+	KindSweepHolds       = "sweep_holds"
 
 	QueueMail        = "mail"
 	QueueMaintenance = "maintenance"
+	// QueueEngine holds the jobs only a serving node can run (its actors).
+	QueueEngine = "engine"
 )
 
 // MailArgs are a reservation email's job arguments, as persistence.JobRow

@@ -14,8 +14,8 @@ import (
 // Kinds and queues the metrics always report (0 until something happens),
 // so that dashboards and alerts have a series from the start.
 var (
-	allKinds  = []string{KindReservationMail, KindWebhookFanout, KindWebhookDelivery, KindPurgeIdempotency}
-	allQueues = []string{QueueMail, QueueWebhooks, QueueMaintenance}
+	allKinds  = []string{KindReservationMail, KindWebhookFanout, KindWebhookDelivery, KindPurgeIdempotency, KindSweepHolds}
+	allQueues = []string{QueueMail, QueueWebhooks, QueueMaintenance, QueueEngine}
 )
 
 // Metrics count the outcomes of the jobs this process runs.

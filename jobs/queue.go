@@ -37,6 +37,9 @@ const (
 	// RoleEmbedded does both in the serving process: the single node on
 	// the embedded SQLite file.
 	RoleEmbedded
+	// RoleNode is a serving node on Postgres: it runs only the engine
+	// queue's jobs (the hold sweep), which need its actors; never leads.
+	RoleNode
 )
 
 func (r Role) String() string {
@@ -47,6 +50,8 @@ func (r Role) String() string {
 		return "scheduler"
 	case RoleEmbedded:
 		return "embedded"
+	case RoleNode:
+		return "node"
 	}
 	return fmt.Sprintf("role(%d)", int(r))
 }
@@ -56,6 +61,7 @@ const (
 	DefaultConcurrency     = 10
 	DefaultMailMaxAttempts = 10
 	DefaultPurgeEvery      = time.Hour
+	DefaultSweepEvery      = time.Minute
 	DefaultJobTimeout      = time.Minute
 	DefaultRescueAfter     = 10 * time.Minute
 
@@ -72,8 +78,12 @@ type Options struct {
 	From   string // the mails' From address
 	// Concurrency is how many emails one process sends at once.
 	Concurrency int
-	// PurgeEvery is the period of the idempotency purge (scheduler).
-	PurgeEvery time.Duration
+	// PurgeEvery is the period of the idempotency purge, SweepEvery the
+	// period of the backstop hold sweep (scheduler).
+	PurgeEvery, SweepEvery time.Duration
+	// Engine runs the engine queue's jobs: the serving node's actors (nil
+	// in worker and scheduler processes).
+	Engine Engine
 	// JobTimeout bounds one attempt; RescueAfter (longer) is when the
 	// leader takes back a job left running by a dead worker and retries it.
 	JobTimeout, RescueAfter time.Duration
@@ -99,7 +109,7 @@ type Options struct {
 }
 
 func (o *Options) withDefaults() error {
-	if o.Role < RoleWorker || o.Role > RoleEmbedded {
+	if o.Role < RoleWorker || o.Role > RoleNode {
 		return fmt.Errorf("jobs: unknown role %d", o.Role)
 	}
 	if o.Store == nil || o.Sender == nil {
@@ -110,6 +120,9 @@ func (o *Options) withDefaults() error {
 	}
 	if o.PurgeEvery <= 0 {
 		o.PurgeEvery = DefaultPurgeEvery
+	}
+	if o.SweepEvery <= 0 {
+		o.SweepEvery = DefaultSweepEvery
 	}
 	if o.JobTimeout <= 0 {
 		o.JobTimeout = DefaultJobTimeout
@@ -175,6 +188,9 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool)
 	if err := river.AddWorkerSafely(workers, &purgeWorker{store: o.Store, log: log}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &sweepWorker{engine: o.Engine, log: log}); err != nil {
+		return nil, err
+	}
 	if err := river.AddWorkerSafely(workers, &fanoutWorker{store: o.Store, maxAttempts: o.WebhookMaxAttempts}); err != nil {
 		return nil, err
 	}
@@ -193,7 +209,7 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool)
 		// Workers never lead: periodic jobs and rescues are the
 		// scheduler's, so that exactly one process per environment runs
 		// them whatever the number of workers.
-		LeaderElectionDisabled: o.Role == RoleWorker,
+		LeaderElectionDisabled: o.Role == RoleWorker || o.Role == RoleNode,
 	}
 	switch o.Role {
 	case RoleWorker:
@@ -202,16 +218,15 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool)
 		cfg.Queues = map[string]river.QueueConfig{QueueMaintenance: {MaxWorkers: 1}}
 	case RoleEmbedded:
 		cfg.Queues = map[string]river.QueueConfig{QueueMail: {MaxWorkers: o.Concurrency}, QueueWebhooks: {MaxWorkers: o.Concurrency},
-			QueueMaintenance: {MaxWorkers: 1}}
+			QueueMaintenance: {MaxWorkers: 1}, QueueEngine: {MaxWorkers: 1}}
+	case RoleNode:
+		cfg.Queues = map[string]river.QueueConfig{QueueEngine: {MaxWorkers: 1}}
 	}
-	if o.Role != RoleWorker {
-		every := o.PurgeEvery
-		cfg.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(every),
-			func() (river.JobArgs, *river.InsertOpts) {
-				// One job per period, whichever scheduler leads when it
-				// comes: a new leader cannot run a tick twice.
-				return PurgeArgs{}, &river.InsertOpts{Queue: QueueMaintenance, UniqueOpts: river.UniqueOpts{ByPeriod: every}}
-			}, &river.PeriodicJobOpts{ID: KindPurgeIdempotency})}
+	if o.Role == RoleScheduler || o.Role == RoleEmbedded {
+		cfg.PeriodicJobs = []*river.PeriodicJob{
+			periodic(KindPurgeIdempotency, o.PurgeEvery, QueueMaintenance, PurgeArgs{}),
+			periodic(KindSweepHolds, o.SweepEvery, QueueEngine, SweepArgs{}),
+		}
 	}
 	if pollOnly && o.PollInterval == 0 {
 		cfg.FetchPollInterval = 200 * time.Millisecond // no LISTEN on SQLite: poll often, it is a local file
@@ -246,3 +261,11 @@ func (q *Queue) Stop(ctx context.Context) error { return q.stop(ctx) }
 
 // ID is this process's name in River (leader id).
 func (q *Queue) ID() string { return q.id }
+
+// periodic is a periodic job that makes one job per period, whichever
+// scheduler leads when it comes: a new leader cannot run a tick twice.
+func periodic(id string, every time.Duration, queue string, args river.JobArgs) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
+		return args, &river.InsertOpts{Queue: queue, UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+	}, &river.PeriodicJobOpts{ID: id})
+}

@@ -71,3 +71,37 @@ func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
 	}
 	return nil
 }
+
+// Engine is what the engine queue's jobs ask of the node that runs them.
+type Engine interface {
+	// SweepExpiredHolds wakes the room types with holds due by now.
+	SweepExpiredHolds(ctx context.Context, now time.Time) (int, error)
+}
+
+// SweepArgs are the arguments of the periodic hold sweep.
+type SweepArgs struct{}
+
+// Kind is River's job kind.
+func (SweepArgs) Kind() string { return KindSweepHolds }
+
+// sweepWorker is the backstop for expiry timers: it runs on a serving node
+// (the engine queue), where the actors live.
+type sweepWorker struct {
+	river.WorkerDefaults[SweepArgs]
+	engine Engine
+	log    *zap.Logger
+}
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepArgs]) error {
+	if w.engine == nil {
+		return errors.New("hold sweep: this process runs no actors (the engine queue is for serve)")
+	}
+	n, err := w.engine.SweepExpiredHolds(ctx, time.Now())
+	if err != nil {
+		return fmt.Errorf("hold sweep: %w", err)
+	}
+	if n > 0 {
+		w.log.Warn("hold sweep woke room types with overdue holds (their timers had not released them)", zap.Int("room_types", n))
+	}
+	return nil
+}

@@ -34,13 +34,13 @@ func newMailer(cfg config.Config) (mail.Sender, error) {
 }
 
 // newQueue makes the job queue of role over the store's database.
-func newQueue(cfg config.Config, store persistence.Store, role jobs.Role, log *zap.Logger, reg prometheus.Registerer) (*jobs.Queue, error) {
+func newQueue(cfg config.Config, store persistence.Store, role jobs.Role, engine jobs.Engine, log *zap.Logger, reg prometheus.Registerer) (*jobs.Queue, error) {
 	sender, err := newMailer(cfg)
 	if err != nil {
 		return nil, err
 	}
 	opts := jobs.Options{Role: role, Store: store, Sender: sender, From: cfg.Mail.From(),
-		Concurrency: cfg.Jobs.Concurrency, PurgeEvery: cfg.Jobs.PurgeEvery, JobTimeout: cfg.Jobs.Timeout,
+		Concurrency: cfg.Jobs.Concurrency, PurgeEvery: cfg.Jobs.PurgeEvery, SweepEvery: cfg.Jobs.SweepEvery, Engine: engine, JobTimeout: cfg.Jobs.Timeout,
 		RescueAfter: cfg.Jobs.RescueAfter, PollInterval: cfg.Jobs.PollInterval, Logger: log, Registry: reg,
 		WebhookMaxAttempts: cfg.Jobs.WebhookMaxAttempts, RetryBase: cfg.Jobs.RetryBase, WebhookTimeout: cfg.Jobs.WebhookTimeout,
 		AllowPrivateTargets: cfg.IsLocal()}
@@ -108,7 +108,7 @@ func newQueueCmd(a *app, role jobs.Role, short, long string) *cobra.Command {
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			jobs.RegisterQueueCollector(reg, store)
-			q, err := newQueue(cfg, store, role, log, reg)
+			q, err := newQueue(cfg, store, role, nil, log, reg)
 			if err != nil {
 				return err
 			}

@@ -150,7 +150,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(gateway.Listener(ln)) }()
 
-	stopQueue, err := serveQueue(ctx, cfg, store, log, reg)
+	stopQueue, err := serveQueue(ctx, cfg, store, node, log, reg)
 	if err != nil {
 		return err
 	}
@@ -332,21 +332,22 @@ func keyNodeName(addr net.Addr) string {
 	return fmt.Sprintf("%s:%s#%x", host, port, b)
 }
 
-// serveQueue runs the job queue inside serve on the embedded SQLite store
-// (one node: it works the emails and runs the periodic jobs). On Postgres
-// the jobs are written by serve and run by `staylock worker` and
-// `staylock scheduler`; the memory store has none. stop is idempotent.
-func serveQueue(ctx context.Context, cfg config.Config, store persistence.Store, log *zap.Logger, reg *prometheus.Registry) (stop func(), err error) {
-	if !cfg.MemoryStore() {
-		jobs.RegisterQueueCollector(reg, store)
-	}
-	if _, embedded := store.(*persistence.SQLiteStore); !embedded {
-		if !cfg.MemoryStore() {
-			log.Info("emails are sent by `staylock worker`, periodic jobs run by `staylock scheduler`")
-		}
+// serveQueue runs the job queue inside serve: on the embedded SQLite store
+// all of it (one node: the emails, the webhooks, the periodic jobs); on
+// Postgres only the engine queue (the hold sweep, which needs this node's
+// actors), the rest being `staylock worker`'s and `staylock scheduler`'s.
+// The memory store has none. stop is idempotent.
+func serveQueue(ctx context.Context, cfg config.Config, store persistence.Store, engine jobs.Engine, log *zap.Logger, reg *prometheus.Registry) (stop func(), err error) {
+	if cfg.MemoryStore() {
 		return func() {}, nil
 	}
-	q, err := newQueue(cfg, store, jobs.RoleEmbedded, log, reg)
+	jobs.RegisterQueueCollector(reg, store)
+	role := jobs.RoleEmbedded
+	if _, embedded := store.(*persistence.SQLiteStore); !embedded {
+		role = jobs.RoleNode
+		log.Info("emails and webhooks are sent by `staylock worker`, periodic jobs enqueued by `staylock scheduler`")
+	}
+	q, err := newQueue(cfg, store, role, engine, log, reg)
 	if err != nil {
 		return nil, err
 	}
