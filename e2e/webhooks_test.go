@@ -29,14 +29,16 @@ type receiver struct {
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
+	// Count the call under the lock that records its outcome: a test that
+	// saw the count move and then takes the lock sees the outcome too.
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	n := r.calls.Add(1)
 	secret, _ := r.secret.Load().(string)
 	wh, err := standardwebhooks.NewWebhook(secret)
 	if err == nil {
 		err = wh.Verify(body, req.Header)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if err != nil {
 		r.badSig = append(r.badSig, req.Header.Get("webhook-id")+": "+err.Error())
 	}
@@ -108,6 +110,9 @@ func TestWebhooks_RetriesThenDeadLetter(t *testing.T) {
 		t.Errorf("flaky: verified %v, bad signatures %v, %d calls (want %s once, after 3 failures)", flaky.verified, flaky.badSig, flaky.calls.Load(), want)
 	}
 	flaky.mu.Unlock()
+	// The worker logs an attempt once the receiver's answer is back: wait
+	// for the 4th entry.
+	waitFor("the flaky receiver's 4 attempts logged", func() bool { return len(deliveries("flaky")) >= 4 })
 	if ds := deliveries("flaky"); len(ds) != 4 || ds[0].StatusCode != 204 || ds[1].StatusCode != 500 || ds[0].Attempt != 4 {
 		t.Errorf("flaky's log: %+v", ds)
 	}
