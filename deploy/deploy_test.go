@@ -222,9 +222,6 @@ func TestDockerfile_NonRootStaticBinary(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no `CGO_ENABLED=0 go build -trimpath -ldflags \"…\" -o … ./cmd/staylock` in the build stage: %q", build)
 	}
-	if testing.Short() {
-		t.Skip("-short: not building the static binary")
-	}
 	bin := filepath.Join(t.TempDir(), "staylock")
 	ldflags := strings.ReplaceAll(m[2], "${VERSION}", "deploy-test")
 	cmd := exec.Command("go", "build", m[1], "-ldflags", ldflags, "-o", bin, m[3])
