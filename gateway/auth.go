@@ -158,6 +158,12 @@ func (s *Server) Watch(ctx context.Context, node string) {
 	defer tick.Stop()
 	var confirmed time.Time
 	failing := false
+	// Be seen before the first read: a change that commits after this node
+	// read the generation finds it live and behind, so `down` waits for it
+	// instead of returning while it still serves what it read before.
+	if err := s.store.ConfirmKeyGeneration(ctx, node, s.keys.generationNow(), time.Now()); err != nil && ctx.Err() == nil {
+		s.log.Warn("key revocations: cannot register this node", zap.Error(err))
+	}
 	for {
 		gen, err := s.store.KeyGeneration(ctx)
 		if err == nil && (gen > s.keys.generationNow() || s.maintenance.Load() == nil) {

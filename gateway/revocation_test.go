@@ -66,8 +66,11 @@ func waitLaggards(t *testing.T, st persistence.Store, gen int64, nodes []string)
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		lag, err := st.KeyGenerationLaggards(context.Background(), gen, time.Now().Add(-gateway.KeyNodeLive))
-		seen, serr := st.KeyGenerationLaggards(context.Background(), 1<<62, time.Now().Add(-gateway.KeyNodeLive))
+		// Who is live first, then who lags: the other order can miss a
+		// node whose first confirmation lands between the two reads.
+		since := time.Now().Add(-gateway.KeyNodeLive)
+		seen, serr := st.KeyGenerationLaggards(context.Background(), 1<<62, since)
+		lag, err := st.KeyGenerationLaggards(context.Background(), gen, since)
 		if err == nil && serr == nil && len(lag) == 0 && containsAll(seen, nodes) {
 			return
 		}
