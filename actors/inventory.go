@@ -42,11 +42,11 @@ type Options struct {
 	// state's seq before and after and the nights that changed. It runs on
 	// the actor's goroutine and must not block.
 	OnCommit func(c Commit)
-	// Outbox, when set, returns the jobs (emails) of the reservation rows a
-	// batch writes; they are written in the batch's own transaction, so no
-	// commit goes without its jobs and no job without its commit. It runs
-	// on the actor's goroutine and must not block.
-	Outbox func(rows []booking.Reservation) []persistence.JobRow
+	// Outbox, when set, returns the jobs (emails, webhooks) of a batch;
+	// they are written in the batch's own transaction, so no commit goes
+	// without its jobs and no job without its commit. It runs on the
+	// actor's goroutine and must not block.
+	Outbox func(b persistence.OutboxBatch) []persistence.JobRow
 }
 
 // Commit describes one committed batch, for live availability deltas.
@@ -789,8 +789,11 @@ func (a *inventoryActor) commit(b *batch) {
 			pb.Idempotency = append(pb.Idempotency, *e.idem)
 		}
 	}
-	if a.opts.Outbox != nil && len(pb.Reservations) > 0 {
-		pb.Jobs = a.opts.Outbox(pb.Reservations)
+	if a.opts.Outbox != nil && len(pb.Events) > 0 {
+		after := a.tentative // the state after this batch (see below)
+		pb.Jobs = a.opts.Outbox(persistence.OutboxBatch{Tenant: a.tenant, Property: a.property, RoomType: a.roomType,
+			Seq: b.firstSeq + int64(len(pb.Events)) - 1, Reservations: pb.Reservations, At: now,
+			Availability: func() ([]booking.NightView, bool) { return changedNights(b, after) }})
 	}
 	threshold := max(a.opts.SnapshotEvery, int64(len(a.tentative.Allocations)+len(a.tentative.Holds)))
 	if a.sinceSnapshot+int64(len(pb.Events)) >= threshold {
@@ -1065,7 +1068,7 @@ func (a *inventoryActor) redecide() {
 // which nights they change (for the live deltas sent after commit).
 func (a *inventoryActor) applyTentative(e *entry) {
 	for _, ev := range e.events {
-		if a.opts.OnCommit != nil {
+		if a.opts.OnCommit != nil || a.opts.Outbox != nil {
 			if ev.Kind == booking.EventRoomTypeSet {
 				e.all = true
 			}
@@ -1105,6 +1108,15 @@ func (a *inventoryActor) notify(b *batch, prev int64) {
 	if a.opts.OnCommit == nil {
 		return
 	}
+	nights, all := changedNights(b, a.committed)
+	a.opts.OnCommit(Commit{Tenant: a.tenant, Property: a.property, RoomType: a.roomType,
+		PrevSeq: prev, Seq: a.committed.Seq, Nights: nights, AllNights: all, At: a.opts.Now()})
+}
+
+// changedNights lists the nights b's entries change, with their counts in
+// inv (the state after b), sorted by date; all when the room type's
+// defaults changed (then every night inv keeps is listed).
+func changedNights(b *batch, inv *booking.Inventory) ([]booking.NightView, bool) {
 	changed := map[booking.Date]bool{}
 	all := false
 	for _, e := range b.entries {
@@ -1114,15 +1126,14 @@ func (a *inventoryActor) notify(b *batch, prev int64) {
 		}
 	}
 	if all {
-		for d := range a.committed.Nights {
+		for d := range inv.Nights {
 			changed[d] = true
 		}
 	}
 	nights := make([]booking.NightView, 0, len(changed))
 	for d := range changed {
-		nights = append(nights, a.committed.View(d))
+		nights = append(nights, inv.View(d))
 	}
 	slices.SortFunc(nights, func(x, y booking.NightView) int { return int(x.Date - y.Date) })
-	a.opts.OnCommit(Commit{Tenant: a.tenant, Property: a.property, RoomType: a.roomType,
-		PrevSeq: prev, Seq: a.committed.Seq, Nights: nights, AllNights: all, At: a.opts.Now()})
+	return nights, all
 }

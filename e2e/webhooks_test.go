@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +27,7 @@ type receiver struct {
 	calls     atomic.Int64
 	mu        sync.Mutex
 	verified  []string // webhook-ids of the 2xx answers, signature checked
+	bodies    []string // their bodies
 	badSig    []string
 }
 
@@ -48,6 +52,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if err == nil {
 		r.verified = append(r.verified, req.Header.Get("webhook-id"))
+		r.bodies = append(r.bodies, string(body))
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -200,5 +205,122 @@ func TestWebhooks_SecretRotationLosesNoVerification(t *testing.T) {
 	defer r.mu.Unlock()
 	if len(r.badSig) == 0 {
 		t.Fatal("the replaced secret still verifies after a rotation without a window")
+	}
+}
+
+// TestWebhooks_AvailabilityChanged: an endpoint subscribed to
+// availability.changed gets one signed event per commit that changes
+// nights (a booking, an ARI update, a cancellation) with the nights'
+// counts after it and increasing seqs; an endpoint subscribed to
+// reservation.confirmed only gets no availability event.
+func TestWebhooks_AvailabilityChanged(t *testing.T) {
+	b := backend{"sqlite", []string{"STORAGE_PATH=" + t.TempDir()}}
+	b.env = append(b.env, "MAIL_MAILER=log")
+	key := b.MustCreateKey(t, "acme", "admin")
+	s := b.MustStart(t)
+	c := newClient(s.url, key)
+	mustSetUpHotel(t, c, []string{"dbl"}, 5)
+
+	avail, resv := &receiver{}, &receiver{}
+	for name, r := range map[string]*receiver{"dash": avail, "crm": resv} {
+		hs := httptest.NewServer(r)
+		t.Cleanup(hs.Close)
+		events := []string{"availability.changed"}
+		if r == resv {
+			events = []string{"reservation.confirmed"}
+		}
+		var created struct{ Secret string }
+		c.MustDo(t, "PUT", "/v1/webhooks/"+name, map[string]any{"url": hs.URL, "events": events}, http.StatusCreated, &created)
+		r.secret.Store(created.Secret)
+	}
+	arrival, departure := dayAfter(windowFrom, 3), dayAfter(windowFrom, 5)
+	var res reservation
+	c.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{
+		"stays": []stay{{RoomType: "dbl", Arrival: arrival, Departure: departure, Quantity: 2}},
+		"guest": map[string]string{"name": "Avail"}}, http.StatusCreated, &res)
+	c.MustDo(t, "POST", "/v1/properties/p1/inventory", map[string]any{"updates": []map[string]any{
+		{"room_type": "dbl", "from": departure, "to": dayAfter(departure, 1), "stop_sell": true}}}, http.StatusOK, nil)
+	c.MustDo(t, "POST", "/v1/reservations/"+res.ID+"/cancel", map[string]any{}, http.StatusOK, nil)
+
+	type night struct {
+		Date      string `json:"date"`
+		Available int    `json:"available"`
+		Booked    int    `json:"booked"`
+		StopSell  bool   `json:"stop_sell"`
+	}
+	type event struct {
+		Type string `json:"type"`
+		Data struct {
+			Property string  `json:"property"`
+			RoomType string  `json:"room_type"`
+			Seq      int64   `json:"seq"`
+			Nights   []night `json:"nights"`
+		} `json:"data"`
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var got []event
+	for {
+		avail.mu.Lock()
+		n := len(avail.bodies)
+		if n >= 3 {
+			got = got[:0]
+			for _, body := range avail.bodies {
+				var e event
+				if err := json.Unmarshal([]byte(body), &e); err != nil {
+					t.Fatalf("event %s: %v", body, err)
+				}
+				got = append(got, e)
+			}
+		}
+		avail.mu.Unlock()
+		if n >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d availability events within 60 s, want 3", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Deliveries run in parallel: order them by seq, as a receiver would.
+	slices.SortFunc(got, func(x, y event) int { return int(x.Data.Seq - y.Data.Seq) })
+	describe := func(e event) string {
+		var parts []string
+		for _, n := range e.Data.Nights {
+			parts = append(parts, fmt.Sprintf("%s:%d/%d/%v", n.Date, n.Available, n.Booked, n.StopSell))
+		}
+		return e.Type + " " + e.Data.Property + "/" + e.Data.RoomType + " " + strings.Join(parts, " ")
+	}
+	want := []string{
+		"availability.changed p1/dbl " + arrival + ":3/2/false " + dayAfter(arrival, 1) + ":3/2/false",
+		"availability.changed p1/dbl " + departure + ":0/0/true", // stop-sell: nothing to sell
+		"availability.changed p1/dbl " + arrival + ":5/0/false " + dayAfter(arrival, 1) + ":5/0/false",
+	}
+	for i, e := range got {
+		if i >= len(want) || describe(e) != want[i] {
+			t.Errorf("event %d: %s, want %v", i, describe(e), want)
+		}
+		if i > 0 && e.Data.Seq <= got[i-1].Data.Seq {
+			t.Errorf("seqs not increasing: %d after %d", e.Data.Seq, got[i-1].Data.Seq)
+		}
+	}
+	avail.mu.Lock()
+	if len(avail.badSig) != 0 {
+		t.Errorf("bad signatures: %v", avail.badSig)
+	}
+	avail.mu.Unlock()
+	// The reservation endpoint got its confirmation and nothing else.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resv.mu.Lock()
+		bodies := slices.Clone(resv.bodies)
+		resv.mu.Unlock()
+		if len(bodies) >= 1 {
+			if len(bodies) != 1 || !strings.Contains(bodies[0], `"type":"reservation.confirmed"`) {
+				t.Errorf("the reservation endpoint got %v", bodies)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no reservation.confirmed within 60 s")
+		}
 	}
 }

@@ -70,21 +70,27 @@ func MailKey(r booking.Reservation, event string) string {
 	return fmt.Sprintf("%s.%s.v%d", r.ID, event, r.Version)
 }
 
-// Outbox returns the hook the actors call with the reservation rows of each
-// batch they commit: one email job per row whose guest has an address,
-// written in the same transaction, and one webhook fan-out job per row
-// (it finds the tenant's endpoints when it runs). A row carried by several
-// batches (a reservation over room types, a retried commit) makes one job
-// of each.
+// Outbox returns the hook the actors call with each batch they commit:
+// one email job per reservation row whose guest has an address, written in
+// the same transaction; one webhook fan-out job per row (it finds the
+// tenant's endpoints when it runs); and one availability.changed fan-out
+// per batch that changes nights. A row carried by several batches (a
+// reservation over room types, a retried commit) makes one job of each.
 //
-// hooks, when set, says which tenants have endpoints: the fan-out job is
+// hooks, when set, says which tenants have endpoints: the fan-out jobs are
 // written for those only (nil: for every tenant).
-func Outbox(maxAttempts int, hooks *WebhookTenants) func(rows []booking.Reservation) []persistence.JobRow {
-	return func(rows []booking.Reservation) []persistence.JobRow {
+func Outbox(maxAttempts int, hooks *WebhookTenants) func(b persistence.OutboxBatch) []persistence.JobRow {
+	return func(b persistence.OutboxBatch) []persistence.JobRow {
 		var out []persistence.JobRow
-		for _, r := range rows {
+		webhooks := hooks.Has(b.Tenant)
+		if webhooks && b.Availability != nil {
+			if f, ok := availabilityRow(b); ok {
+				out = append(out, f)
+			}
+		}
+		for _, r := range b.Reservations {
 			event := EventOf(r)
-			if hooks.Has(r.Tenant) {
+			if webhooks {
 				if f, err := fanoutRow(r.Tenant, r, event); err == nil {
 					out = append(out, f)
 				}

@@ -34,12 +34,31 @@ type FanoutArgs struct {
 func (FanoutArgs) Kind() string { return KindWebhookFanout }
 
 // FanoutJob names the reservation and the event (the worker reads the
-// reservation, as the mail worker does).
+// reservation, as the mail worker does), or carries an availability change.
 type FanoutJob struct {
 	Tenant      string `json:"tenant"`
-	Reservation string `json:"reservation"`
-	Event       string `json:"event"` // confirmed, modified, cancelled
-	Version     int32  `json:"version"`
+	Reservation string `json:"reservation,omitempty"`
+	Event       string `json:"event"` // confirmed, modified, cancelled; availability.changed
+	Version     int32  `json:"version,omitempty"`
+	// Availability is the change of an availability.changed event: the
+	// counts as they were committed (the worker has no actors to ask).
+	Availability *AvailabilityChange `json:"availability,omitempty"`
+}
+
+// AvailabilityChange is the data of an availability.changed event: the
+// nights one commit of a room type changed, with their counts after it.
+// Seq orders the changes of a room type (deliveries may arrive out of
+// order: a receiver keeps the highest seq per night).
+type AvailabilityChange struct {
+	Property string              `json:"property"`
+	RoomType string              `json:"room_type"`
+	Seq      int64               `json:"seq"`
+	Nights   []booking.NightView `json:"nights"`
+	// AllNights: the room type's defaults changed (rooms, price): every
+	// night may have changed; a receiver re-reads the range it shows.
+	AllNights bool `json:"all_nights,omitempty"`
+	// CommittedAt is when the change was decided (the batch's commit).
+	CommittedAt time.Time `json:"committed_at"`
 }
 
 // DeliveryArgs: one message to one endpoint.
@@ -60,11 +79,29 @@ type DeliveryJob struct {
 	Payload   json.RawMessage `json:"payload"`
 }
 
-// WebhookPayload is the body an endpoint receives (Standard Webhooks form).
+// WebhookPayload is the body an endpoint receives (Standard Webhooks
+// form); Data is a booking.Reservation for reservation.* events and an
+// AvailabilityChange for availability.changed.
 type WebhookPayload struct {
-	Type      string              `json:"type"`
-	Timestamp time.Time           `json:"timestamp"`
-	Data      booking.Reservation `json:"data"`
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      any       `json:"data"`
+}
+
+// availabilityRow is the outbox row of a batch's availability.changed
+// event; none when the batch changes no night.
+func availabilityRow(b persistence.OutboxBatch) (persistence.JobRow, bool) {
+	nights, all := b.Availability()
+	if len(nights) == 0 && !all {
+		return persistence.JobRow{}, false
+	}
+	args, err := json.Marshal(FanoutJob{Tenant: b.Tenant, Event: webhook.EventAvailabilityChanged,
+		Availability: &AvailabilityChange{Property: b.Property, RoomType: b.RoomType, Seq: b.Seq, Nights: nights, AllNights: all, CommittedAt: b.At.UTC()}})
+	if err != nil {
+		return persistence.JobRow{}, false // plain values always encode
+	}
+	key := fmt.Sprintf("availability.%s.%s.%s.s%d", b.Tenant, b.Property, b.RoomType, b.Seq)
+	return persistence.JobRow{Kind: KindWebhookFanout, Queue: QueueWebhooks, Key: key, Args: args, MaxAttempts: 10}, true
 }
 
 // fanoutRow is the outbox row that hands a reservation event to webhooks.
@@ -101,19 +138,27 @@ type fanoutWorker struct {
 
 func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) error {
 	f := job.Args.Args
-	event := "reservation." + f.Event
 	endpoints, err := w.store.ListWebhooks(ctx, f.Tenant)
 	if err != nil {
 		return err
 	}
-	r, err := w.store.GetReservation(ctx, f.Tenant, f.Reservation)
-	if errors.Is(err, persistence.ErrNotFound) {
-		return river.JobCancel(fmt.Errorf("reservation %s is gone", f.Reservation))
+	var event string
+	var body WebhookPayload
+	if a := f.Availability; a != nil {
+		event = webhook.EventAvailabilityChanged
+		body = WebhookPayload{Type: event, Timestamp: a.CommittedAt, Data: a}
+	} else {
+		r, err := w.store.GetReservation(ctx, f.Tenant, f.Reservation)
+		if errors.Is(err, persistence.ErrNotFound) {
+			return river.JobCancel(fmt.Errorf("reservation %s is gone", f.Reservation))
+		}
+		if err != nil {
+			return err
+		}
+		event = "reservation." + f.Event
+		body = WebhookPayload{Type: event, Timestamp: r.UpdatedAt.UTC(), Data: r}
 	}
-	if err != nil {
-		return err
-	}
-	payload, err := json.Marshal(WebhookPayload{Type: event, Timestamp: r.UpdatedAt.UTC(), Data: r})
+	payload, err := json.Marshal(body)
 	if err != nil {
 		return river.JobCancel(err)
 	}

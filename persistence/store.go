@@ -97,6 +97,22 @@ type IdempotencyRecord struct {
 	ExpiresAt   time.Time
 }
 
+// OutboxBatch is what a batch about to commit changes, for its jobs.
+type OutboxBatch struct {
+	Tenant, Property, RoomType string
+	// Seq is the seq of the batch's last event: unique per committed
+	// batch of the room type (a fenced batch commits nothing).
+	Seq int64
+	// Reservations are the rows the batch writes.
+	Reservations []booking.Reservation
+	// Availability returns the nights the batch changes with their counts
+	// after it, sorted by date; all: the room type's defaults changed, so
+	// every night may have. Computed on call, and only
+	// valid during the Outbox call (the actor moves on after it).
+	Availability func() (nights []booking.NightView, all bool)
+	At           time.Time
+}
+
 // Batch is everything one group commit of one actor writes, atomically.
 type Batch struct {
 	ActorID string // tenant/property/room_type

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/config"
 	"github.com/staylock/staylock/gateway"
 	"github.com/staylock/staylock/jobs"
@@ -58,7 +57,7 @@ func newQueue(cfg config.Config, store persistence.Store, role jobs.Role, engine
 const webhookRefresh = 2 * time.Second
 
 // outbox is the actors' job hook, or nil on the memory store (no queue).
-func outbox(cfg config.Config, hooks *jobs.WebhookTenants) func([]booking.Reservation) []persistence.JobRow {
+func outbox(cfg config.Config, hooks *jobs.WebhookTenants) func(persistence.OutboxBatch) []persistence.JobRow {
 	if cfg.MemoryStore() {
 		return nil
 	}

@@ -30,10 +30,13 @@ const (
 	EventReservationConfirmed = "reservation.confirmed"
 	EventReservationModified  = "reservation.modified"
 	EventReservationCancelled = "reservation.cancelled"
+	// EventAvailabilityChanged: one commit of a room type changed nights
+	// (bookings, holds, cancellations, ARI updates).
+	EventAvailabilityChanged = "availability.changed"
 )
 
 // Events lists every event type, sorted.
-var Events = []string{EventReservationCancelled, EventReservationConfirmed, EventReservationModified}
+var Events = []string{EventAvailabilityChanged, EventReservationCancelled, EventReservationConfirmed, EventReservationModified}
 
 // NewSecret makes an endpoint's signing secret: "whsec_" and 32 random
 // bytes in base64, the Standard Webhooks form.
