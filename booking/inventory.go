@@ -42,6 +42,9 @@ type Inventory struct {
 	Allocations map[string][]Stay    `json:"allocations"`
 	Holds       map[string]HeldStays `json:"holds"`
 	Seq         int64                `json:"seq"`
+	// PrunedBefore: the nights before it were dropped from the state (see
+	// EventPruned); they read as the defaults and are never counted again.
+	PrunedBefore Date `json:"pruned_before,omitempty"`
 }
 
 // NewInventory returns an empty, unconfigured inventory.
@@ -141,6 +144,10 @@ const (
 	EventHeld          EventKind = "held"
 	EventHoldReleased  EventKind = "hold_released"
 	EventHoldConverted EventKind = "hold_converted"
+	// EventPruned drops the nights before Before and the allocations that
+	// ended by then, so that the state stops growing with history (the
+	// reservations table keeps every reservation).
+	EventPruned EventKind = "pruned"
 )
 
 // InventoryUpdate changes nights [From, To) of one room type; nil fields stay.
@@ -183,6 +190,7 @@ type Event struct {
 	Rooms       int32             `json:"rooms,omitempty"`
 	Price       int64             `json:"price,omitempty"`
 	Reason      string            `json:"reason,omitempty"`
+	Before      Date              `json:"before,omitempty"`
 }
 
 func (inv *Inventory) night(d Date) *Night {
@@ -194,9 +202,11 @@ func (inv *Inventory) night(d Date) *Night {
 	return n
 }
 
+// addBooked and addHeld skip pruned nights: a reservation that straddles
+// the cut gives back only the nights still kept.
 func (inv *Inventory) addBooked(stays []Stay, sign int32) {
 	for _, s := range stays {
-		for d := s.Arrival; d < s.Departure; d++ {
+		for d := max(s.Arrival, inv.PrunedBefore); d < s.Departure; d++ {
 			inv.night(d).Booked += sign * s.Quantity
 		}
 	}
@@ -204,10 +214,44 @@ func (inv *Inventory) addBooked(stays []Stay, sign int32) {
 
 func (inv *Inventory) addHeld(stays []Stay, sign int32) {
 	for _, s := range stays {
-		for d := s.Arrival; d < s.Departure; d++ {
+		for d := max(s.Arrival, inv.PrunedBefore); d < s.Departure; d++ {
 			inv.night(d).Held += sign * s.Quantity
 		}
 	}
+}
+
+// DecidePrune returns the event that drops the history before before: the
+// nights before it and the allocations whose every stay departed by then.
+// ok is false when there is nothing to drop (or before is not past the
+// last cut), so that an idle room type writes nothing.
+func (inv *Inventory) DecidePrune(before Date) (e Event, nights, allocations int, ok bool) {
+	if before <= inv.PrunedBefore {
+		return Event{}, 0, 0, false
+	}
+	for d := range inv.Nights {
+		if d < before {
+			nights++
+		}
+	}
+	for _, stays := range inv.Allocations {
+		if endedBy(stays, before) {
+			allocations++
+		}
+	}
+	if nights == 0 && allocations == 0 {
+		return Event{}, 0, 0, false
+	}
+	return Event{Kind: EventPruned, Before: before}, nights, allocations, true
+}
+
+// endedBy tells whether every stay departed by d.
+func endedBy(stays []Stay, d Date) bool {
+	for _, s := range stays {
+		if s.Departure > d {
+			return false
+		}
+	}
+	return true
 }
 
 // Apply changes the inventory by one event and advances Seq. It never fails:
@@ -255,6 +299,18 @@ func (inv *Inventory) Apply(e Event) {
 		inv.addBooked(inv.Allocations[e.Reservation], -1)
 		inv.setAllocation(e.Reservation, h.Stays)
 		inv.addBooked(h.Stays, 1)
+	case EventPruned:
+		inv.PrunedBefore = max(inv.PrunedBefore, e.Before)
+		for d := range inv.Nights {
+			if d < inv.PrunedBefore {
+				delete(inv.Nights, d)
+			}
+		}
+		for id, stays := range inv.Allocations {
+			if endedBy(stays, inv.PrunedBefore) {
+				delete(inv.Allocations, id)
+			}
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package booking_test
 
 import (
+	"fmt"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -925,5 +926,64 @@ func TestCloneIsIndependent(t *testing.T) {
 	inv.Apply(e)
 	if got := snapshot(c); got != cs {
 		t.Fatal("changing the original changed the clone")
+	}
+}
+
+// TestDecidePrune: pruning drops the nights before the cut and the
+// allocations that ended by then, keeps a straddling one whose later
+// cancellation gives back only the kept nights, reads the pruned nights as
+// the defaults, does nothing twice, and replays to the same state.
+func TestDecidePrune(t *testing.T) {
+	inv := mustInventory(t, 5, 10000)
+	var events []booking.Event
+	record := func(e booking.Event, err error) {
+		t.Helper()
+		mustApply(t, inv, e, err)
+		events = append(events, e)
+	}
+	const cut = booking.Date(20100)
+	for i, s := range []booking.Stay{dlx(cut-10, cut-8, 1), dlx(cut-3, cut, 2), dlx(cut-1, cut+2, 1), dlx(cut+5, cut+6, 1)} {
+		record(inv.DecideBook("dlx", fmt.Sprintf("r%d", i), []booking.Stay{s}))
+	}
+	e, _, err := inv.DecideInventory("dlx", []booking.InventoryUpdate{{RoomType: "dlx", From: cut - 20, To: cut + 1, Price: ptr[int64](9000)}})
+	record(e, err)
+
+	e, nights, allocs, ok := inv.DecidePrune(cut)
+	if !ok || nights != 20 || allocs != 2 {
+		t.Fatalf("prune: %d nights, %d allocations, ok %v; want 20 nights (the price override), 2 allocations", nights, allocs, ok)
+	}
+	record(e, nil)
+	if len(inv.Nights) != 3 || len(inv.Allocations) != 2 || inv.PrunedBefore != cut {
+		t.Errorf("after prune: %d nights, allocations %v, pruned before %s", len(inv.Nights), inv.Allocations, inv.PrunedBefore)
+	}
+	if v := inv.View(cut - 1); v.Booked != 0 || v.Price != 10000 {
+		t.Errorf("a pruned night reads %+v, want the defaults", v)
+	}
+	if _, _, _, ok := inv.DecidePrune(cut); ok {
+		t.Error("pruning twice at the same cut writes again")
+	}
+	// The straddling r2 (cut-1 .. cut+2) gives back its kept nights only.
+	c, ok := inv.DecideCancel("r2")
+	if !ok {
+		t.Fatal("the straddling reservation was dropped")
+	}
+	record(c, nil)
+	for d := cut - 1; d < cut+3; d++ {
+		if v := inv.View(d); v.Booked != 0 || v.Available != 5 {
+			t.Errorf("night %s after cancelling r2: %+v", d, v)
+		}
+	}
+	if _, ok := inv.DecideCancel("r0"); ok {
+		t.Error("a reservation that ended before the cut still has an allocation")
+	}
+	// Replaying the journal gives the same state.
+	replay := booking.NewInventory()
+	e0, err := replay.DecideRoomType("dlx", "Deluxe", 5, 10000)
+	mustApply(t, replay, e0, err)
+	for _, e := range events {
+		replay.Apply(e)
+	}
+	if !reflect.DeepEqual(replay, inv) {
+		t.Errorf("replay differs:\n%+v\n%+v", replay, inv)
 	}
 }

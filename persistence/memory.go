@@ -230,6 +230,21 @@ func (s *MemoryStore) GetRoomType(_ context.Context, tenant, property, id string
 	return rt, nil
 }
 
+// AllRoomTypes lists every room type by tenant, property and id (the
+// memory store keeps no journal rows to trim: TrimJournal changes nothing).
+func (s *MemoryStore) AllRoomTypes(context.Context) ([]booking.RoomType, error) {
+	s.mu.RLock()
+	out := make([]booking.RoomType, 0, len(s.roomTypes))
+	for _, rt := range s.roomTypes {
+		out = append(out, rt)
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b booking.RoomType) int {
+		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Property, b.Property), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
 // ListRoomTypes lists a property's room types by id.
 func (s *MemoryStore) ListRoomTypes(_ context.Context, tenant, property string) ([]booking.RoomType, error) {
 	s.mu.RLock()

@@ -227,6 +227,19 @@ func (s *PostgresStore) GetRoomType(ctx context.Context, tenant, property, id st
 	return r, nil
 }
 
+// AllRoomTypes lists every room type by tenant, property and id.
+func (s *PostgresStore) AllRoomTypes(ctx context.Context) ([]booking.RoomType, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+pgRoomTypeCols+` FROM room_types ORDER BY tenant, property, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list all room types: %w", err)
+	}
+	rts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.RoomType, error) { return scanPGRoomType(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list all room types: %w", err)
+	}
+	return rts, nil
+}
+
 // ListRoomTypes lists a property's room types by id.
 func (s *PostgresStore) ListRoomTypes(ctx context.Context, tenant, property string) ([]booking.RoomType, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+pgRoomTypeCols+` FROM room_types
@@ -388,6 +401,9 @@ func pgBatch(p *preparedBatch) (*pgx.Batch, int) {
 	}
 	if p.Snapshot != nil {
 		b.Queue(pgSnapshotSQL, p.ActorID, p.lastSeq, p.Snapshot, p.at)
+		if p.TrimJournal {
+			b.Queue(`DELETE FROM journal WHERE actor_id = $1 AND seq < $2`, p.ActorID, p.lastSeq)
+		}
 	}
 	if rt := p.roomType; rt != nil {
 		b.Queue(pgRoomTypeSQL, rt.Tenant, rt.Property, rt.ID, rt.Name, rt.Rooms, rt.Price, rt.CreatedAt, rt.UpdatedAt)

@@ -312,6 +312,15 @@ func (s *SQLiteStore) GetRoomType(ctx context.Context, tenant, property, id stri
 	return r, nil
 }
 
+// AllRoomTypes lists every room type by tenant, property and id.
+func (s *SQLiteStore) AllRoomTypes(ctx context.Context) ([]booking.RoomType, error) {
+	rts, err := sqliteCollect(ctx, s.r, scanSQLiteRoomType, `SELECT `+sqliteRoomTypeCols+` FROM room_types ORDER BY tenant, property, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list all room types: %w", err)
+	}
+	return rts, nil
+}
+
 // ListRoomTypes lists a property's room types by id.
 func (s *SQLiteStore) ListRoomTypes(ctx context.Context, tenant, property string) ([]booking.RoomType, error) {
 	rts, err := sqliteCollect(ctx, s.r, scanSQLiteRoomType, `SELECT `+sqliteRoomTypeCols+` FROM room_types
@@ -444,6 +453,11 @@ func sqliteWriteBatch(ctx context.Context, tx *sql.Tx, p *preparedBatch) error {
 			ON CONFLICT (actor_id) DO UPDATE SET seq = excluded.seq, data = excluded.data, at = excluded.at
 			WHERE snapshots.seq <= excluded.seq`, p.ActorID, p.lastSeq, p.Snapshot, at); err != nil {
 			return fmt.Errorf("put snapshot: %w", err)
+		}
+		if p.TrimJournal {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM journal WHERE actor_id = ? AND seq < ?`, p.ActorID, p.lastSeq); err != nil {
+				return fmt.Errorf("trim journal: %w", err)
+			}
 		}
 	}
 	if rt := p.roomType; rt != nil {

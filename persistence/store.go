@@ -127,6 +127,10 @@ type Batch struct {
 	// Snapshot, when set, is the state after the last event (seq = last);
 	// only the latest snapshot of an actor is kept.
 	Snapshot []byte
+	// TrimJournal, with Snapshot, deletes the journal rows the snapshot
+	// covers but its last one (the fence reads the journal's last seq):
+	// loading never reads them, and the journal stops growing with history.
+	TrimJournal bool
 	// RoomType, when set, is upserted (CreatedAt of a stored row is kept).
 	RoomType *booking.RoomType
 	// Reservations are upserted by (tenant, id) (full rows; the stored
@@ -227,6 +231,9 @@ type Store interface {
 	GetRoomType(ctx context.Context, tenant, property, id string) (booking.RoomType, error)
 	// ListRoomTypes lists a property's room types by id.
 	ListRoomTypes(ctx context.Context, tenant, property string) ([]booking.RoomType, error)
+	// AllRoomTypes lists every room type of every tenant, by tenant,
+	// property and id (the scheduler's walk over all actors).
+	AllRoomTypes(ctx context.Context) ([]booking.RoomType, error)
 
 	// LoadActor returns the snapshot and journal tail of an actor (an error
 	// if the tail has a gap).

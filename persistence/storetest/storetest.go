@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		{"TimesComeBackUTCMicroseconds", testTimes},
 		{"RoomTypeUpsertedByBatch", testRoomTypes},
 		{"LoadActorReturnsSnapshotAndLaterEvents", testLoadActor},
+		{"TrimmedJournalKeepsFenceAndLoad", testTrimJournal},
 		{"BatchWithoutEventsIsFencedToo", testBatchWithoutEvents},
 		{"FencedBatchWritesNothing", testFencedWritesNothing},
 		{"ConcurrentActivationsExactlyOneCommits", testConcurrentFence},
@@ -351,6 +352,13 @@ func testRoomTypes(t *testing.T, s persistence.Store) {
 	if wantList := []booking.RoomType{want, std}; !reflect.DeepEqual(list, wantList) {
 		t.Fatalf("list room types:\n got %+v\nwant %+v", list, wantList)
 	}
+	globex := booking.RoomType{Tenant: "globex", Property: "a", ID: "zzz", Name: "Globex", Rooms: 1, Price: 1, CreatedAt: base, UpdatedAt: base}
+	mustCommit(t, s, persistence.Batch{ActorID: "globex/a/zzz", FirstSeq: 1, Events: events("globex/a/zzz", 1, 1), At: base, RoomType: &globex})
+	all, err := s.AllRoomTypes(c)
+	mustNoErr(t, err, "all room types")
+	if wantAll := []booking.RoomType{want, std, other, globex}; !reflect.DeepEqual(all, wantAll) {
+		t.Fatalf("all room types:\n got %+v\nwant %+v", all, wantAll)
+	}
 	_, err = s.GetRoomType(c, "globex", "p1", "dlx")
 	mustErrIs(t, err, persistence.ErrNotFound, "room type of another tenant")
 	_, err = s.GetRoomType(c, "acme", "p1", "nope")
@@ -398,6 +406,26 @@ func testLoadActor(t *testing.T, s persistence.Store) {
 	mustNoErr(t, err, "load std")
 	if st.Snapshot != nil || len(st.Events) != 2 || st.Events[0].Seq != 1 || st.Events[1].Seq != 2 {
 		t.Fatalf("std: %+v, want events 1 and 2 and no snapshot", st)
+	}
+}
+
+// testTrimJournal: a snapshot batch that trims the journal changes
+// nothing a reader sees: the last seq, the fence against a stale batch,
+// the snapshot with the events after it, the next batch.
+func testTrimJournal(t *testing.T, s persistence.Store) {
+	c := ctx(t)
+	actor := "acme/p1/dlx"
+	mustCommit(t, s, persistence.Batch{ActorID: actor, FirstSeq: 1, Events: events(actor, 1, 5), At: base})
+	mustCommit(t, s, persistence.Batch{ActorID: actor, FirstSeq: 6, Events: events(actor, 6, 2), At: base,
+		Snapshot: []byte(`{"seq":7}`), TrimJournal: true})
+	mustLastSeq(t, s, actor, 7)
+	err := s.CommitBatch(c, persistence.Batch{ActorID: actor, FirstSeq: 6, Events: events(actor, 6, 1), At: base})
+	mustErrIs(t, err, persistence.ErrFenced, "a stale batch after a trim")
+	mustCommit(t, s, persistence.Batch{ActorID: actor, FirstSeq: 8, Events: events(actor, 8, 2), At: base})
+	st, err := s.LoadActor(c, actor)
+	mustNoErr(t, err, "load trimmed actor")
+	if string(st.Snapshot) != `{"seq":7}` || st.SnapshotSeq != 7 || len(st.Events) != 2 || st.Events[0].Seq != 8 || st.Events[1].Seq != 9 {
+		t.Fatalf("trimmed actor: snapshot %q at %d, %d events, want {\"seq\":7} at 7 and events 8, 9", st.Snapshot, st.SnapshotSeq, len(st.Events))
 	}
 }
 
