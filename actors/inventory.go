@@ -113,6 +113,9 @@ type entry struct {
 	nights []booking.Date // nights the events change; nil with allNights
 	all    bool           // the events change every night (room type defaults)
 	key    string         // idempotency key whose waiters get this reply
+	// compact: the batch must write a snapshot and trim the journal
+	// (history pruning).
+	compact bool
 	// solo: this request shared a batch that the store refused as data;
 	// it is committed in a batch of its own, so that only the request whose
 	// data is at fault fails.
@@ -372,6 +375,12 @@ func (a *inventoryActor) decide(e *entry) {
 	switch e.cmd.Op {
 	case Op_OP_WAKE:
 		e.reply = &Reply{Seq: a.tentative.Seq}
+	case Op_OP_PRUNE:
+		e.reply = &Reply{}
+		if ev, nights, allocations, ok := a.tentative.DecidePrune(booking.Date(e.cmd.From)); ok {
+			e.events, e.compact = []booking.Event{ev}, true
+			e.reply.Nights, e.reply.Allocations = int32(nights), int32(allocations)
+		}
 	case Op_OP_PUT_ROOM_TYPE:
 		err = a.decidePutRoomType(e)
 	case Op_OP_SET_INVENTORY:
@@ -796,7 +805,9 @@ func (a *inventoryActor) commit(b *batch) {
 			Availability: func() ([]booking.NightView, bool) { return changedNights(b, after) }})
 	}
 	threshold := max(a.opts.SnapshotEvery, int64(len(a.tentative.Allocations)+len(a.tentative.Holds)))
-	if a.sinceSnapshot+int64(len(pb.Events)) >= threshold {
+	compact := slices.ContainsFunc(b.entries, func(e *entry) bool { return e.compact })
+	pb.TrimJournal = compact
+	if compact || a.sinceSnapshot+int64(len(pb.Events)) >= threshold {
 		// tentative is exactly the state after this batch: nothing newer has
 		// been decided yet, since the collecting batch was just opened.
 		pb.Snapshot, _ = json.Marshal(a.tentative)

@@ -462,3 +462,64 @@ func TestInventory_WakeReleasesDueHolds(t *testing.T) {
 		}
 	})
 }
+
+// TestInventory_PruneDropsHistoryAndCompacts: OP_PRUNE (the scheduler's
+// daily compaction) drops the nights before the cut and the allocations
+// that ended by then, writes a snapshot that covers every event (the
+// journal is trimmed), and the state reloads equal; a second prune writes
+// nothing; a reservation straddling the cut still cancels cleanly.
+func TestInventory_PruneDropsHistoryAndCompacts(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		ctx := context.Background()
+		a := MustSpawn(t, store, opts())
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 5, Price: 100})
+		a.MustAsk(t, bookCmd("r_old", "2026-11-01", 2))
+		a.MustAsk(t, bookCmd("r_straddle", "2026-11-09", 3))
+		a.MustAsk(t, bookCmd("r_future", "2026-11-20", 1))
+
+		cut := date("2026-11-10")
+		r := a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PRUNE, From: int32(cut)})
+		if r.Nights != 3 || r.Allocations != 1 {
+			t.Fatalf("prune dropped %d nights and %d allocations, want 3 (11-01, 11-02, 11-09) and 1 (r_old)", r.Nights, r.Allocations)
+		}
+		st, err := store.LoadActor(ctx, identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := store.LastSeq(ctx, identity)
+		if err != nil || st.SnapshotSeq != last || len(st.Events) != 0 {
+			t.Fatalf("after the prune: snapshot at %d, last seq %d (%v), %d events after it; want a snapshot of everything", st.SnapshotSeq, last, err, len(st.Events))
+		}
+		inv, err := actors.LoadInventory(ctx, store, identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv.PrunedBefore != cut || len(inv.Allocations) != 2 || inv.Nights[date("2026-11-01")] != nil {
+			t.Errorf("reloaded: pruned before %s, allocations %v, nights %v", inv.PrunedBefore, inv.Allocations, inv.Nights)
+		}
+		live := availability(t, a, "2026-11-10", 11)
+		for _, n := range live {
+			if got := inv.View(n.Date); got != n {
+				t.Errorf("night %s: reloaded %+v, live %+v", n.Date, got, n)
+			}
+		}
+		if live[0].Booked != 1 || live[10].Booked != 1 {
+			t.Errorf("kept nights lost their bookings: %+v, %+v", live[0], live[10])
+		}
+
+		if r := a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PRUNE, From: int32(cut)}); r.Nights != 0 || r.Allocations != 0 {
+			t.Errorf("a second prune dropped %d nights, %d allocations", r.Nights, r.Allocations)
+		}
+		if again, _ := store.LastSeq(ctx, identity); again != last {
+			t.Errorf("a prune with nothing to drop wrote seq %d after %d", again, last)
+		}
+
+		row, _ := json.Marshal(booking.Reservation{ID: "r_straddle"})
+		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_CANCEL, ReservationId: "r_straddle", Reservation: row})
+		for _, n := range availability(t, a, "2026-11-10", 2) {
+			if n.Booked != 0 || n.Available != 5 {
+				t.Errorf("night %s after cancelling the straddling reservation: %+v", n.Date, n)
+			}
+		}
+	})
+}

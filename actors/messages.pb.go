@@ -42,6 +42,9 @@ const (
 	// OP_WAKE only activates the actor (so that expired holds are released
 	// after a restart even when nobody asks for that room type).
 	Op_OP_WAKE Op = 10
+	// OP_PRUNE drops the history before the night `from` (the scheduler's
+	// daily compaction): the batch writes a snapshot and trims the journal.
+	Op_OP_PRUNE Op = 11
 )
 
 // Enum value maps for Op.
@@ -58,6 +61,7 @@ var (
 		8:  "OP_CONVERT_HOLD",
 		9:  "OP_AVAILABILITY",
 		10: "OP_WAKE",
+		11: "OP_PRUNE",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED":   0,
@@ -71,6 +75,7 @@ var (
 		"OP_CONVERT_HOLD":  8,
 		"OP_AVAILABILITY":  9,
 		"OP_WAKE":          10,
+		"OP_PRUNE":         11,
 	}
 )
 
@@ -372,6 +377,9 @@ type Reply struct {
 	// refusal_stored: this refusal was stored with the request's
 	// Idempotency-Key in the actor's commit before it was answered.
 	RefusalStored bool `protobuf:"varint,11,opt,name=refusal_stored,json=refusalStored,proto3" json:"refusal_stored,omitempty"`
+	// allocations: how many reservations' allocations OP_PRUNE dropped
+	// (nights: how many nights).
+	Allocations   int32 `protobuf:"varint,12,opt,name=allocations,proto3" json:"allocations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -483,6 +491,13 @@ func (x *Reply) GetRefusalStored() bool {
 	return false
 }
 
+func (x *Reply) GetAllocations() int32 {
+	if x != nil {
+		return x.Allocations
+	}
+	return 0
+}
+
 var File_actors_messages_proto protoreflect.FileDescriptor
 
 const file_actors_messages_proto_rawDesc = "" +
@@ -512,7 +527,7 @@ const file_actors_messages_proto_rawDesc = "" +
 	"\x0eexpect_version\x18\x0f \x01(\x05R\rexpectVersion\x12\x16\n" +
 	"\x06result\x18\x10 \x01(\fR\x06result\x12\x17\n" +
 	"\adry_run\x18\x11 \x01(\bR\x06dryRun\x12)\n" +
-	"\x10hold_reservation\x18\x12 \x01(\tR\x0fholdReservation\"\xba\x02\n" +
+	"\x10hold_reservation\x18\x12 \x01(\tR\x0fholdReservation\"\xdc\x02\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x18\n" +
@@ -525,7 +540,8 @@ const file_actors_messages_proto_rawDesc = "" +
 	"\rnot_committed\x18\t \x01(\bR\fnotCommitted\x12+\n" +
 	"\x11idempotency_taken\x18\n" +
 	" \x01(\bR\x10idempotencyTaken\x12%\n" +
-	"\x0erefusal_stored\x18\v \x01(\bR\rrefusalStored*\xc8\x01\n" +
+	"\x0erefusal_stored\x18\v \x01(\bR\rrefusalStored\x12 \n" +
+	"\vallocations\x18\f \x01(\x05R\vallocations*\xd6\x01\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OP_PUT_ROOM_TYPE\x10\x01\x12\x14\n" +
@@ -538,7 +554,8 @@ const file_actors_messages_proto_rawDesc = "" +
 	"\x0fOP_CONVERT_HOLD\x10\b\x12\x13\n" +
 	"\x0fOP_AVAILABILITY\x10\t\x12\v\n" +
 	"\aOP_WAKE\x10\n" +
-	"B%Z#github.com/staylock/staylock/actorsb\x06proto3"
+	"\x12\f\n" +
+	"\bOP_PRUNE\x10\vB%Z#github.com/staylock/staylock/actorsb\x06proto3"
 
 var (
 	file_actors_messages_proto_rawDescOnce sync.Once

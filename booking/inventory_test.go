@@ -1,9 +1,9 @@
 package booking_test
 
 import (
-	"fmt"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"

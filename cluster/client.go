@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -628,6 +629,38 @@ func (c *Client) WakeHeldRoomTypes(ctx context.Context) (int, error) {
 // backstop for a lost expiry timer; it returns how many it woke.
 func (c *Client) SweepExpiredHolds(ctx context.Context, now time.Time) (int, error) {
 	return c.wakeHolders(ctx, func(h persistence.HoldRow) bool { return !h.ExpiresAt.After(now) })
+}
+
+// PruneHistory asks every room type to drop its history before the night
+// before: the nights, and the allocations that ended by then (each that
+// drops something writes a snapshot and trims its journal). It is the
+// scheduler's daily compaction; it goes on past a room type that fails
+// and reports the first error after the walk.
+func (c *Client) PruneHistory(ctx context.Context, before booking.Date) (roomTypes, nights, allocations int, err error) {
+	rts, err := c.store.AllRoomTypes(ctx)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("list room types: %w", err)
+	}
+	var first error
+	for _, rt := range rts {
+		if ctx.Err() != nil {
+			return roomTypes, nights, allocations, ctx.Err()
+		}
+		r, err := c.call(ctx, rt.Tenant, rt.Property, rt.ID, &actors.Command{Op: actors.Op_OP_PRUNE, From: int32(before)})
+		if err == nil && r.Code != "" {
+			err = fmt.Errorf("%s: %s", r.Code, r.Message)
+		}
+		if err != nil {
+			first = cmp.Or(first, fmt.Errorf("prune %s/%s/%s: %w", rt.Tenant, rt.Property, rt.ID, err))
+			continue
+		}
+		if r.Nights > 0 || r.Allocations > 0 {
+			roomTypes++
+			nights += int(r.Nights)
+			allocations += int(r.Allocations)
+		}
+	}
+	return roomTypes, nights, allocations, first
 }
 
 func (c *Client) wakeHolders(ctx context.Context, keep func(persistence.HoldRow) bool) (int, error) {

@@ -157,6 +157,11 @@ type Jobs struct {
 	PurgeEvery time.Duration `env:"JOB_PURGE_EVERY" envDefault:"1h"`
 	// SweepEvery is the period of the backstop sweep of overdue holds.
 	SweepEvery time.Duration `env:"JOB_SWEEP_EVERY" envDefault:"1m"`
+	// PruneEvery is the period of the history pruning; HistoryKeepDays is
+	// how many past nights the actors keep in their state (the
+	// reservations table keeps everything).
+	PruneEvery      time.Duration `env:"JOB_PRUNE_EVERY" envDefault:"24h"`
+	HistoryKeepDays int           `env:"HISTORY_KEEP_DAYS" envDefault:"30"`
 	// WebhookMaxAttempts is how often a webhook delivery is tried before it
 	// is discarded; RetryBase is the first retry's wait (doubling, with
 	// jitter); WebhookTimeout bounds one attempt.
@@ -187,6 +192,12 @@ func (j Jobs) validate() []Problem {
 	}
 	if j.SweepEvery < time.Second {
 		add("JOB_SWEEP_EVERY", "must be at least 1s, not %s", j.SweepEvery)
+	}
+	if j.PruneEvery < time.Second {
+		add("JOB_PRUNE_EVERY", "must be at least 1s, not %s", j.PruneEvery)
+	}
+	if j.HistoryKeepDays < 2 || j.HistoryKeepDays > 3650 {
+		add("HISTORY_KEEP_DAYS", "must be from 2 to 3650 days (past nights kept in the actors' state), not %d", j.HistoryKeepDays)
 	}
 	if j.PurgeEvery < time.Second {
 		add("JOB_PURGE_EVERY", "must be at least 1s, not %s", j.PurgeEvery)
@@ -852,6 +863,8 @@ func (c Config) Redacted() map[string]string {
 		"JOB_RESCUE_AFTER":     c.Jobs.RescueAfter.String(),
 		"JOB_PURGE_EVERY":      c.Jobs.PurgeEvery.String(),
 		"JOB_SWEEP_EVERY":      c.Jobs.SweepEvery.String(),
+		"JOB_PRUNE_EVERY":      c.Jobs.PruneEvery.String(),
+		"HISTORY_KEEP_DAYS":    strconv.Itoa(c.Jobs.HistoryKeepDays),
 		"JOB_POLL_INTERVAL":    c.Jobs.PollInterval.String(),
 		"WEBHOOK_MAX_ATTEMPTS": strconv.Itoa(c.Jobs.WebhookMaxAttempts),
 		"JOB_RETRY_BASE":       c.Jobs.RetryBase.String(),

@@ -80,7 +80,7 @@ func TestLoadDefaults(t *testing.T) {
 		StoragePath: "./storage",
 		Mail:        config.Mail{Mailer: "log", Encryption: "starttls"},
 		Jobs: config.Jobs{Concurrency: 10, MailMaxAttempts: 10, Timeout: time.Minute, RescueAfter: 10 * time.Minute,
-			PurgeEvery: time.Hour, SweepEvery: time.Minute, WebhookMaxAttempts: 8, RetryBase: 10 * time.Second, WebhookTimeout: 10 * time.Second},
+			PurgeEvery: time.Hour, SweepEvery: time.Minute, PruneEvery: 24 * time.Hour, HistoryKeepDays: 30, WebhookMaxAttempts: 8, RetryBase: 10 * time.Second, WebhookTimeout: 10 * time.Second},
 		CORSAllowedOrigins: []string{"http://localhost:8080"},
 		ClusterProvider:    "local",
 		ClusterBind:        "127.0.0.1:0",

@@ -234,12 +234,13 @@ func TestJobs_OneSchedulerLeadsEachTick(t *testing.T) {
 }
 
 // TestJobs_HoldSweepRunsOnTheServingNodes: the leading scheduler enqueues
-// the backstop hold sweep every JOB_SWEEP_EVERY into the engine queue, and
-// the serving node (which has the actors) runs it.
+// the backstop hold sweep every JOB_SWEEP_EVERY and the history pruning
+// every JOB_PRUNE_EVERY into the engine queue, and the serving node (which
+// has the actors) runs them.
 func TestJobs_HoldSweepRunsOnTheServingNodes(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
 	b := backend{"postgres", []string{"STORAGE_PATH=" + t.TempDir(), "DB_URL=" + dbURL, "JOB_SWEEP_EVERY=1s",
-		"JOB_POLL_INTERVAL=200ms"}}
+		"JOB_PRUNE_EVERY=1s", "JOB_POLL_INTERVAL=200ms"}}
 	key := b.MustCreateKey(t, "acme", "admin")
 	s := b.MustStart(t)
 	mustSetUpHotel(t, newClient(s.url, key), []string{"dlx"}, 5)
@@ -250,19 +251,21 @@ func TestJobs_HoldSweepRunsOnTheServingNodes(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = db.Close() })
 	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var done int
-		var by string
-		err := db.QueryRow(`SELECT count(*), coalesce(max(attempted_by[1]), '') FROM river_job WHERE kind = 'sweep_holds' AND state = 'completed'`).Scan(&done, &by)
-		if err == nil && done >= 2 {
-			if !strings.HasPrefix(by, "node-") {
-				t.Errorf("the sweep ran on %q, want a serving node", by)
+	for _, kind := range []string{"sweep_holds", "prune_history"} {
+		for {
+			var done int
+			var by string
+			err := db.QueryRow(`SELECT count(*), coalesce(max(attempted_by[1]), '') FROM river_job WHERE kind = $1 AND state = 'completed'`, kind).Scan(&done, &by)
+			if err == nil && done >= 2 {
+				if !strings.HasPrefix(by, "node-") {
+					t.Errorf("%s ran on %q, want a serving node", kind, by)
+				}
+				break
 			}
-			return
+			if time.Now().After(deadline) {
+				t.Fatalf("%d %s jobs completed within 60 s (%v)", done, kind, err)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d sweeps completed within 60 s (%v)", done, err)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -18,6 +18,7 @@ const (
 	KindReservationMail  = "reservation_mail"
 	KindPurgeIdempotency = "purge_idempotency"
 	KindSweepHolds       = "sweep_holds"
+	KindPruneHistory     = "prune_history"
 
 	QueueMail        = "mail"
 	QueueMaintenance = "maintenance"

@@ -62,6 +62,8 @@ const (
 	DefaultMailMaxAttempts = 10
 	DefaultPurgeEvery      = time.Hour
 	DefaultSweepEvery      = time.Minute
+	DefaultPruneEvery      = 24 * time.Hour
+	DefaultHistoryKeep     = 30
 	DefaultJobTimeout      = time.Minute
 	DefaultRescueAfter     = 10 * time.Minute
 
@@ -81,6 +83,10 @@ type Options struct {
 	// PurgeEvery is the period of the idempotency purge, SweepEvery the
 	// period of the backstop hold sweep (scheduler).
 	PurgeEvery, SweepEvery time.Duration
+	// PruneEvery is the period of the history pruning (scheduler);
+	// HistoryKeep how many past nights the actors keep.
+	PruneEvery  time.Duration
+	HistoryKeep int
 	// Engine runs the engine queue's jobs: the serving node's actors (nil
 	// in worker and scheduler processes).
 	Engine Engine
@@ -123,6 +129,12 @@ func (o *Options) withDefaults() error {
 	}
 	if o.SweepEvery <= 0 {
 		o.SweepEvery = DefaultSweepEvery
+	}
+	if o.PruneEvery <= 0 {
+		o.PruneEvery = DefaultPruneEvery
+	}
+	if o.HistoryKeep <= 0 {
+		o.HistoryKeep = DefaultHistoryKeep
 	}
 	if o.JobTimeout <= 0 {
 		o.JobTimeout = DefaultJobTimeout
@@ -191,6 +203,9 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool)
 	if err := river.AddWorkerSafely(workers, &sweepWorker{engine: o.Engine, log: log}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &pruneWorker{engine: o.Engine, keep: o.HistoryKeep, timeout: o.RescueAfter / 2, log: log}); err != nil {
+		return nil, err
+	}
 	if err := river.AddWorkerSafely(workers, &fanoutWorker{store: o.Store, maxAttempts: o.WebhookMaxAttempts}); err != nil {
 		return nil, err
 	}
@@ -226,6 +241,7 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool)
 		cfg.PeriodicJobs = []*river.PeriodicJob{
 			periodic(KindPurgeIdempotency, o.PurgeEvery, QueueMaintenance, PurgeArgs{}),
 			periodic(KindSweepHolds, o.SweepEvery, QueueEngine, SweepArgs{}),
+			periodic(KindPruneHistory, o.PruneEvery, QueueEngine, PruneArgs{}),
 		}
 	}
 	if pollOnly && o.PollInterval == 0 {

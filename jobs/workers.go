@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 	"go.uber.org/zap"
 
+	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/jobs/mail"
 	"github.com/staylock/staylock/persistence"
 )
@@ -76,6 +77,48 @@ func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
 type Engine interface {
 	// SweepExpiredHolds wakes the room types with holds due by now.
 	SweepExpiredHolds(ctx context.Context, now time.Time) (int, error)
+	// PruneHistory drops every room type's history before the night
+	// before (EventPruned); it counts the room types that dropped
+	// something and the nights and allocations they dropped.
+	PruneHistory(ctx context.Context, before booking.Date) (roomTypes, nights, allocations int, err error)
+}
+
+// PruneArgs are the arguments of the periodic history pruning.
+type PruneArgs struct{}
+
+// Kind is River's job kind.
+func (PruneArgs) Kind() string { return KindPruneHistory }
+
+// pruneWorker makes the actors' state stop growing with history: it runs
+// on a serving node (the engine queue) and asks every room type to drop
+// the nights more than keep days past, with the allocations that ended by
+// then; each writes a snapshot and trims its journal.
+type pruneWorker struct {
+	river.WorkerDefaults[PruneArgs]
+	engine  Engine
+	keep    int
+	timeout time.Duration
+	log     *zap.Logger
+}
+
+// Timeout: the walk over every room type may take longer than one email,
+// and stays under the rescue window so that it is not run twice at once.
+func (w *pruneWorker) Timeout(*river.Job[PruneArgs]) time.Duration { return w.timeout }
+
+func (w *pruneWorker) Work(ctx context.Context, _ *river.Job[PruneArgs]) error {
+	if w.engine == nil {
+		return errors.New("history pruning: this process runs no actors (the engine queue is for serve)")
+	}
+	// A day more than kept: every property's today is at most a day ahead
+	// of or behind UTC's.
+	before := booking.DateOf(time.Now()) - booking.Date(w.keep) - 1
+	roomTypes, nights, allocations, err := w.engine.PruneHistory(ctx, before)
+	if err != nil {
+		return fmt.Errorf("history pruning: %w", err)
+	}
+	w.log.Info("pruned the actors' history", zap.Stringer("before", before), zap.Int("room_types", roomTypes),
+		zap.Int("nights", nights), zap.Int("allocations", allocations))
+	return nil
 }
 
 // SweepArgs are the arguments of the periodic hold sweep.
