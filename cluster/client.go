@@ -663,6 +663,51 @@ func (c *Client) PruneHistory(ctx context.Context, before booking.Date) (roomTyp
 	return roomTypes, nights, allocations, first
 }
 
+// Occupancy reads every property's occupancy for nights nights from its
+// own today at now (the daily report): the committed counts of its room
+// types, asked of their actors, summed per night; by tenant and property.
+func (c *Client) Occupancy(ctx context.Context, now time.Time, nights int) ([]booking.PropertyOccupancy, error) {
+	rts, err := c.store.AllRoomTypes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list room types: %w", err)
+	}
+	var out []booking.PropertyOccupancy
+	for i := 0; i < len(rts); {
+		j := i
+		var ids []string
+		for ; j < len(rts) && rts[j].Tenant == rts[i].Tenant && rts[j].Property == rts[i].Property; j++ {
+			ids = append(ids, rts[j].ID)
+		}
+		tenant, property := rts[i].Tenant, rts[i].Property
+		i = j
+		p, err := c.store.GetProperty(ctx, tenant, property)
+		if err != nil {
+			return nil, fmt.Errorf("property %s/%s: %w", tenant, property, err)
+		}
+		loc, err := time.LoadLocation(p.Timezone)
+		if err != nil {
+			loc = time.UTC // validated when stored; a zone this host lacks reads as UTC
+		}
+		w := booking.BookingWindow(p, loc, now)
+		av, err := c.Availability(ctx, tenant, property, ids, w.Today, w.Today+booking.Date(nights))
+		if err != nil {
+			return nil, fmt.Errorf("availability of %s/%s: %w", tenant, property, err)
+		}
+		po := booking.PropertyOccupancy{Tenant: tenant, Property: property, Name: p.Name, Today: w.Today, RoomTypes: len(ids),
+			Nights: make([]booking.NightOccupancy, nights)}
+		for k := range po.Nights {
+			po.Nights[k].Date = w.Today + booking.Date(k)
+		}
+		for _, rt := range av {
+			for k, v := range rt.Nights {
+				po.Nights[k].Add(v)
+			}
+		}
+		out = append(out, po)
+	}
+	return out, nil
+}
+
 func (c *Client) wakeHolders(ctx context.Context, keep func(persistence.HoldRow) bool) (int, error) {
 	parts, err := c.store.LiveHolds(ctx)
 	if err != nil {

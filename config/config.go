@@ -162,6 +162,10 @@ type Jobs struct {
 	// reservations table keeps everything).
 	PruneEvery      time.Duration `env:"JOB_PRUNE_EVERY" envDefault:"24h"`
 	HistoryKeepDays int           `env:"HISTORY_KEEP_DAYS" envDefault:"30"`
+	// ReportTo receives the occupancy report every ReportEvery (off when
+	// empty).
+	ReportTo    string        `env:"OCCUPANCY_REPORT_TO"`
+	ReportEvery time.Duration `env:"JOB_REPORT_EVERY" envDefault:"24h"`
 	// WebhookMaxAttempts is how often a webhook delivery is tried before it
 	// is discarded; RetryBase is the first retry's wait (doubling, with
 	// jitter); WebhookTimeout bounds one attempt.
@@ -198,6 +202,14 @@ func (j Jobs) validate() []Problem {
 	}
 	if j.HistoryKeepDays < 2 || j.HistoryKeepDays > 3650 {
 		add("HISTORY_KEEP_DAYS", "must be from 2 to 3650 days (past nights kept in the actors' state), not %d", j.HistoryKeepDays)
+	}
+	if j.ReportEvery < time.Second {
+		add("JOB_REPORT_EVERY", "must be at least 1s, not %s", j.ReportEvery)
+	}
+	if j.ReportTo != "" {
+		if a, err := mail.ParseAddress(j.ReportTo); err != nil || a.Name != "" {
+			add("OCCUPANCY_REPORT_TO", "must be one email address (a list's address for several people), not %q", j.ReportTo)
+		}
 	}
 	if j.PurgeEvery < time.Second {
 		add("JOB_PURGE_EVERY", "must be at least 1s, not %s", j.PurgeEvery)
@@ -865,6 +877,8 @@ func (c Config) Redacted() map[string]string {
 		"JOB_SWEEP_EVERY":      c.Jobs.SweepEvery.String(),
 		"JOB_PRUNE_EVERY":      c.Jobs.PruneEvery.String(),
 		"HISTORY_KEEP_DAYS":    strconv.Itoa(c.Jobs.HistoryKeepDays),
+		"OCCUPANCY_REPORT_TO":  c.Jobs.ReportTo,
+		"JOB_REPORT_EVERY":     c.Jobs.ReportEvery.String(),
 		"JOB_POLL_INTERVAL":    c.Jobs.PollInterval.String(),
 		"WEBHOOK_MAX_ATTEMPTS": strconv.Itoa(c.Jobs.WebhookMaxAttempts),
 		"JOB_RETRY_BASE":       c.Jobs.RetryBase.String(),

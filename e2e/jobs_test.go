@@ -269,3 +269,50 @@ func TestJobs_HoldSweepRunsOnTheServingNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestJobs_OccupancyReportMailed: with OCCUPANCY_REPORT_TO set, the leader
+// enqueues the occupancy report every JOB_REPORT_EVERY; a serving node
+// reads the counts from the actors (holds included) and mails it to a real
+// SMTP server, one Message-ID per day.
+func TestJobs_OccupancyReportMailed(t *testing.T) {
+	srv := smtptest.Start(t)
+	b := mailEnv(backend{"sqlite", []string{"STORAGE_PATH=" + t.TempDir()}}, srv)
+	b.env = append(b.env, "OCCUPANCY_REPORT_TO=ops@example.com", "JOB_REPORT_EVERY=1s")
+	key := b.MustCreateKey(t, "acme", "admin")
+	s := b.MustStart(t)
+	c := newClient(s.url, key)
+	mustSetUpHotel(t, c, []string{"dlx", "std"}, 4)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().In(berlin).Format(time.DateOnly)
+	c.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{
+		"stays": []stay{{RoomType: "dlx", Arrival: today, Departure: dayAfter(today, 2), Quantity: 2}},
+		"guest": map[string]string{"name": "Tonight"}}, http.StatusCreated, nil)
+	c.MustDo(t, "POST", "/v1/properties/p1/holds", map[string]any{
+		"stays": []stay{{RoomType: "std", Arrival: today, Departure: dayAfter(today, 1), Quantity: 1}}}, http.StatusCreated, nil)
+
+	want := "2 of 8 rooms booked tonight (25%)"
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var report *smtptest.Message
+		for _, m := range srv.Messages() {
+			if strings.HasPrefix(m.ID, "occupancy.") && strings.Contains(m.Subject, want) {
+				report = &m
+			}
+		}
+		if report != nil {
+			if report.To[0] != "ops@example.com" || !strings.Contains(report.Body, today+"  booked 2/8 (25%)  held 1  available 5") ||
+				!strings.Contains(report.Body, dayAfter(today, 1)+"  booked 2/8 (25%)  held 0  available 6") ||
+				report.ID != "occupancy."+time.Now().UTC().Format(time.DateOnly)+"@staylock" && report.ID != "occupancy."+time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)+"@staylock" {
+				t.Errorf("report %s to %v:\n%s", report.ID, report.To, report.Body)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no occupancy report saying %q within 60 s; got %v", want, srv.CountByID())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

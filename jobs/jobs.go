@@ -19,6 +19,7 @@ const (
 	KindPurgeIdempotency = "purge_idempotency"
 	KindSweepHolds       = "sweep_holds"
 	KindPruneHistory     = "prune_history"
+	KindOccupancyReport  = "occupancy_report"
 
 	QueueMail        = "mail"
 	QueueMaintenance = "maintenance"

@@ -64,6 +64,7 @@ const (
 	DefaultSweepEvery      = time.Minute
 	DefaultPruneEvery      = 24 * time.Hour
 	DefaultHistoryKeep     = 30
+	DefaultReportEvery     = 24 * time.Hour
 	DefaultJobTimeout      = time.Minute
 	DefaultRescueAfter     = 10 * time.Minute
 
@@ -87,6 +88,10 @@ type Options struct {
 	// HistoryKeep how many past nights the actors keep.
 	PruneEvery  time.Duration
 	HistoryKeep int
+	// ReportTo receives the occupancy report every ReportEvery (none when
+	// empty).
+	ReportTo    string
+	ReportEvery time.Duration
 	// Engine runs the engine queue's jobs: the serving node's actors (nil
 	// in worker and scheduler processes).
 	Engine Engine
@@ -135,6 +140,9 @@ func (o *Options) withDefaults() error {
 	}
 	if o.HistoryKeep <= 0 {
 		o.HistoryKeep = DefaultHistoryKeep
+	}
+	if o.ReportEvery <= 0 {
+		o.ReportEvery = DefaultReportEvery
 	}
 	if o.JobTimeout <= 0 {
 		o.JobTimeout = DefaultJobTimeout
@@ -203,6 +211,9 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool)
 	if err := river.AddWorkerSafely(workers, &sweepWorker{engine: o.Engine, log: log}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &reportWorker{engine: o.Engine, sender: o.Sender, from: o.From, to: o.ReportTo, log: log}); err != nil {
+		return nil, err
+	}
 	if err := river.AddWorkerSafely(workers, &pruneWorker{engine: o.Engine, keep: o.HistoryKeep, timeout: o.RescueAfter / 2, log: log}); err != nil {
 		return nil, err
 	}
@@ -242,6 +253,9 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool)
 			periodic(KindPurgeIdempotency, o.PurgeEvery, QueueMaintenance, PurgeArgs{}),
 			periodic(KindSweepHolds, o.SweepEvery, QueueEngine, SweepArgs{}),
 			periodic(KindPruneHistory, o.PruneEvery, QueueEngine, PruneArgs{}),
+		}
+		if o.ReportTo != "" {
+			cfg.PeriodicJobs = append(cfg.PeriodicJobs, periodic(KindOccupancyReport, o.ReportEvery, QueueEngine, ReportArgs{}))
 		}
 	}
 	if pollOnly && o.PollInterval == 0 {

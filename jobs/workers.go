@@ -81,6 +81,58 @@ type Engine interface {
 	// before (EventPruned); it counts the room types that dropped
 	// something and the nights and allocations they dropped.
 	PruneHistory(ctx context.Context, before booking.Date) (roomTypes, nights, allocations int, err error)
+	// Occupancy reads every property's occupancy for nights nights from
+	// its today at now.
+	Occupancy(ctx context.Context, now time.Time, nights int) ([]booking.PropertyOccupancy, error)
+}
+
+// ReportNights is how many nights the occupancy report shows, from each
+// property's today.
+const ReportNights = 7
+
+// ReportArgs are the arguments of the daily occupancy report.
+type ReportArgs struct{}
+
+// Kind is River's job kind.
+func (ReportArgs) Kind() string { return KindOccupancyReport }
+
+// reportWorker mails the occupancy report. It runs on a serving node (the
+// engine queue): the counts come from the actors, overrides and holds
+// included. Its Message-ID names the day, so a retry after the SMTP server
+// accepted is recognisably the same mail.
+type reportWorker struct {
+	river.WorkerDefaults[ReportArgs]
+	engine   Engine
+	sender   mail.Sender
+	from, to string
+	log      *zap.Logger
+}
+
+func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) error {
+	if w.engine == nil {
+		return errors.New("occupancy report: this process runs no actors (the engine queue is for serve)")
+	}
+	if w.to == "" {
+		return river.JobCancel(errors.New("occupancy report: OCCUPANCY_REPORT_TO is not set"))
+	}
+	now := job.CreatedAt // the tick's day, whenever the job runs
+	props, err := w.engine.Occupancy(ctx, now, ReportNights)
+	if err != nil {
+		return fmt.Errorf("occupancy report: %w", err)
+	}
+	m, err := mail.RenderOccupancy(booking.DateOf(now), props, w.from, w.to)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	if err := w.sender.Send(ctx, m); err != nil {
+		var perm *mail.PermanentError
+		if errors.As(err, &perm) {
+			return river.JobCancel(err)
+		}
+		return err
+	}
+	w.log.Info("occupancy report sent", zap.String("message_id", m.ID), zap.Int("properties", len(props)))
+	return nil
 }
 
 // PruneArgs are the arguments of the periodic history pruning.

@@ -39,7 +39,7 @@ func newQueue(cfg config.Config, store persistence.Store, role jobs.Role, engine
 		return nil, err
 	}
 	opts := jobs.Options{Role: role, Store: store, Sender: sender, From: cfg.Mail.From(),
-		Concurrency: cfg.Jobs.Concurrency, PurgeEvery: cfg.Jobs.PurgeEvery, SweepEvery: cfg.Jobs.SweepEvery, PruneEvery: cfg.Jobs.PruneEvery, HistoryKeep: cfg.Jobs.HistoryKeepDays, Engine: engine, JobTimeout: cfg.Jobs.Timeout,
+		Concurrency: cfg.Jobs.Concurrency, PurgeEvery: cfg.Jobs.PurgeEvery, SweepEvery: cfg.Jobs.SweepEvery, PruneEvery: cfg.Jobs.PruneEvery, HistoryKeep: cfg.Jobs.HistoryKeepDays, ReportTo: cfg.Jobs.ReportTo, ReportEvery: cfg.Jobs.ReportEvery, Engine: engine, JobTimeout: cfg.Jobs.Timeout,
 		RescueAfter: cfg.Jobs.RescueAfter, PollInterval: cfg.Jobs.PollInterval, Logger: log, Registry: reg,
 		WebhookMaxAttempts: cfg.Jobs.WebhookMaxAttempts, RetryBase: cfg.Jobs.RetryBase, WebhookTimeout: cfg.Jobs.WebhookTimeout,
 		AllowPrivateTargets: cfg.IsLocal()}

@@ -1,5 +1,6 @@
-// Package mail renders and sends the reservation emails: confirmation,
-// modification and cancellation, text and HTML from embedded templates,
+// Package mail renders and sends the reservation emails (confirmation,
+// modification and cancellation) and the daily occupancy report, text and
+// HTML from embedded templates,
 // through SMTP (github.com/wneessen/go-mail) or into .eml files (the log
 // mailer). It knows nothing of the queue that runs it.
 package mail
@@ -29,6 +30,10 @@ var (
 	subjectTmpl = texttemplate.Must(texttemplate.ParseFS(templates, "templates/subject.txt"))
 	textTmpl    = texttemplate.Must(texttemplate.ParseFS(templates, "templates/body.txt"))
 	htmlTmpl    = htmltemplate.Must(htmltemplate.ParseFS(templates, "templates/body.html"))
+
+	reportSubjectTmpl = texttemplate.Must(texttemplate.ParseFS(templates, "templates/report_subject.txt"))
+	reportTextTmpl    = texttemplate.Must(texttemplate.ParseFS(templates, "templates/report_body.txt"))
+	reportHTMLTmpl    = htmltemplate.Must(htmltemplate.ParseFS(templates, "templates/report_body.html"))
 )
 
 // Message is one rendered email.
@@ -98,4 +103,62 @@ func Money(minor int64, currency string) string {
 		sign, minor = "-", -minor
 	}
 	return fmt.Sprintf("%s%d.%02d %s", sign, minor/100, minor%100, currency)
+}
+
+// reportView is what the occupancy report's templates see.
+type reportView struct {
+	Day        string
+	Nights     int
+	Properties []propertyView
+	// Tonight over all properties.
+	Total, Booked, Held, Available, Percent int32
+}
+
+type propertyView struct {
+	booking.PropertyOccupancy
+	Nights []nightView
+}
+
+type nightView struct {
+	Date                                    string
+	Total, Booked, Held, Available, Percent int32
+}
+
+// ReportMessageID is the Message-ID of the occupancy report of day: one
+// per day, so that a retried or repeated report is recognisably the same.
+func ReportMessageID(day booking.Date) string { return "occupancy." + day.String() + "@staylock" }
+
+// RenderOccupancy builds the daily occupancy report of day (UTC) from the
+// properties' occupancy, to address to.
+func RenderOccupancy(day booking.Date, props []booking.PropertyOccupancy, from, to string) (Message, error) {
+	if to == "" {
+		return Message{}, fmt.Errorf("render occupancy report: no recipient")
+	}
+	v := reportView{Day: day.String()}
+	var tonight booking.NightOccupancy
+	for _, p := range props {
+		pv := propertyView{PropertyOccupancy: p}
+		for i, n := range p.Nights {
+			pv.Nights = append(pv.Nights, nightView{Date: n.Date.String(), Total: n.Total, Booked: n.Booked, Held: n.Held,
+				Available: n.Available, Percent: n.Percent()})
+			if i == 0 {
+				tonight.Add(booking.NightView{Total: n.Total, Booked: n.Booked, Held: n.Held, Available: n.Available})
+			}
+		}
+		v.Nights = max(v.Nights, len(p.Nights))
+		v.Properties = append(v.Properties, pv)
+	}
+	v.Total, v.Booked, v.Held, v.Available, v.Percent = tonight.Total, tonight.Booked, tonight.Held, tonight.Available, tonight.Percent()
+	var subj, text, html bytes.Buffer
+	if err := reportSubjectTmpl.Execute(&subj, v); err != nil {
+		return Message{}, fmt.Errorf("render report subject: %w", err)
+	}
+	if err := reportTextTmpl.Execute(&text, v); err != nil {
+		return Message{}, fmt.Errorf("render report text: %w", err)
+	}
+	if err := reportHTMLTmpl.Execute(&html, v); err != nil {
+		return Message{}, fmt.Errorf("render report html: %w", err)
+	}
+	return Message{ID: ReportMessageID(day), From: from, To: to,
+		Subject: strings.TrimSpace(subj.String()), Text: text.String(), HTML: html.String()}, nil
 }

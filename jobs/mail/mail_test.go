@@ -114,3 +114,38 @@ func TestLog(t *testing.T) {
 		t.Errorf("eml %s mode %v dir %v:\n%.300s", files[0], fi.Mode().Perm(), di.Mode().Perm(), b)
 	}
 }
+
+// TestRenderOccupancy: the report sums tonight over the properties, lists
+// every night of each with its share booked, escapes names in HTML, and
+// has one Message-ID per day.
+func TestRenderOccupancy(t *testing.T) {
+	day := booking.Date(20700)
+	props := []booking.PropertyOccupancy{
+		{Tenant: "acme", Property: "p1", Name: "Hotel <One>", Today: day, RoomTypes: 2, Nights: []booking.NightOccupancy{
+			{Date: day, Total: 10, Booked: 7, Held: 1, Available: 2}, {Date: day + 1, Total: 10, Booked: 3, Available: 7}}},
+		{Tenant: "acme", Property: "p2", Name: "Two", Today: day, RoomTypes: 1, Nights: []booking.NightOccupancy{
+			{Date: day, Total: 5, Booked: 5}, {Date: day + 1, Total: 0}}},
+	}
+	m, err := mail.RenderOccupancy(day, props, "staylock@example.com", "ops@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Occupancy " + day.String() + ": 12 of 15 rooms booked tonight (80%)"; m.Subject != want {
+		t.Errorf("subject %q, want %q", m.Subject, want)
+	}
+	for _, want := range []string{"Hotel <One> (acme/p1, 2 room type(s))", day.String() + "  booked 7/10 (70%)  held 1  available 2",
+		(day + 1).String() + "  booked 3/10 (30%)", "booked 5/5 (100%)", (day + 1).String() + "  booked 0/0 (0%)"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("text lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if !strings.Contains(m.HTML, "Hotel &lt;One&gt;") || strings.Contains(m.HTML, "<One>") {
+		t.Errorf("HTML does not escape the name:\n%s", m.HTML)
+	}
+	if m.ID != "occupancy."+day.String()+"@staylock" || m.To != "ops@example.com" {
+		t.Errorf("id %q to %q", m.ID, m.To)
+	}
+	if _, err := mail.RenderOccupancy(day, props, "staylock@example.com", ""); err == nil {
+		t.Error("rendered a report without a recipient")
+	}
+}
