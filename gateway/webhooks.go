@@ -284,27 +284,24 @@ func (h *webhookHandler) retry(c *gin.Context) {
 		return
 	}
 	h.idem.serve(c, h.responder, call, func(ctx context.Context, _ *cluster.Idem) (any, error) {
-		ds, err := h.store.ListDeliveries(ctx, e.Tenant, e.ID, 10000)
+		d, err := h.store.GetDelivery(ctx, e.Tenant, e.ID, id)
+		if errors.Is(err, persistence.ErrNotFound) {
+			return nil, booking.NotFound(booking.KindDelivery, c.Param("delivery"))
+		}
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range ds {
-			if d.ID != id {
-				continue
-			}
-			var nonce [6]byte
-			_, _ = rand.Read(nonce[:])
-			row, err := jobs.DeliveryRow(jobs.DeliveryJob{Tenant: e.Tenant, Endpoint: e.ID, MessageID: d.MessageID, Event: d.Event,
-				Payload: []byte(d.Payload)}, h.maxAttempts, hex.EncodeToString(nonce[:]))
-			if err == nil {
-				err = h.store.CommitBatch(ctx, persistence.Batch{ActorID: "webhooks/" + e.Tenant, Jobs: []persistence.JobRow{row}})
-			}
-			if err != nil {
-				return nil, err
-			}
-			return retryView{MessageID: d.MessageID, Queued: true}, nil
+		var nonce [6]byte
+		_, _ = rand.Read(nonce[:])
+		row, err := jobs.DeliveryRow(jobs.DeliveryJob{Tenant: e.Tenant, Endpoint: e.ID, MessageID: d.MessageID, Event: d.Event,
+			Payload: []byte(d.Payload)}, h.maxAttempts, hex.EncodeToString(nonce[:]))
+		if err == nil {
+			err = h.store.CommitBatch(ctx, persistence.Batch{ActorID: "webhooks/" + e.Tenant, Jobs: []persistence.JobRow{row}})
 		}
-		return nil, booking.NotFound(booking.KindDelivery, c.Param("delivery"))
+		if err != nil {
+			return nil, err
+		}
+		return retryView{MessageID: d.MessageID, Queued: true}, nil
 	})
 }
 

@@ -206,6 +206,9 @@ type Store interface {
 	// lists an endpoint's attempts, newest first.
 	RecordDelivery(ctx context.Context, d WebhookDelivery) (int64, error)
 	ListDeliveries(ctx context.Context, tenant, endpoint string, limit int) ([]WebhookDelivery, error)
+	// GetDelivery reads one attempt of an endpoint; ErrNotFound when the
+	// endpoint has no attempt with that id.
+	GetDelivery(ctx context.Context, tenant, endpoint string, id int64) (WebhookDelivery, error)
 
 	// SetMaintenance stores the maintenance state and raises the key
 	// generation in the same transaction (nodes reload it when it moves);

@@ -121,8 +121,18 @@ func (s *PostgresStore) RecordDelivery(ctx context.Context, d WebhookDelivery) (
 
 // ListDeliveries lists an endpoint's attempts, newest first (at most limit).
 func (s *PostgresStore) ListDeliveries(ctx context.Context, tenant, endpoint string, limit int) ([]WebhookDelivery, error) {
+	return s.deliveries(ctx, tenant, endpoint, 0, limit)
+}
+
+// GetDelivery reads one attempt of an endpoint.
+func (s *PostgresStore) GetDelivery(ctx context.Context, tenant, endpoint string, id int64) (WebhookDelivery, error) {
+	return oneDelivery(s.deliveries(ctx, tenant, endpoint, id, 1))
+}
+
+// deliveries lists an endpoint's attempts, newest first; id > 0 picks one.
+func (s *PostgresStore) deliveries(ctx context.Context, tenant, endpoint string, id int64, limit int) ([]WebhookDelivery, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, tenant, endpoint, message_id, event, attempt, status_code, latency_ms, error, payload, at
-		FROM webhook_deliveries WHERE tenant = $1 AND endpoint = $2 ORDER BY id DESC LIMIT $3`, tenant, endpoint, limit)
+		FROM webhook_deliveries WHERE tenant = $1 AND endpoint = $2 AND ($4 = 0 OR id = $4) ORDER BY id DESC LIMIT $3`, tenant, endpoint, limit, id)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -220,8 +230,18 @@ func (s *SQLiteStore) RecordDelivery(ctx context.Context, d WebhookDelivery) (in
 
 // ListDeliveries lists an endpoint's attempts, newest first.
 func (s *SQLiteStore) ListDeliveries(ctx context.Context, tenant, endpoint string, limit int) ([]WebhookDelivery, error) {
+	return s.deliveries(ctx, tenant, endpoint, 0, limit)
+}
+
+// GetDelivery reads one attempt of an endpoint.
+func (s *SQLiteStore) GetDelivery(ctx context.Context, tenant, endpoint string, id int64) (WebhookDelivery, error) {
+	return oneDelivery(s.deliveries(ctx, tenant, endpoint, id, 1))
+}
+
+// deliveries lists an endpoint's attempts, newest first; id > 0 picks one.
+func (s *SQLiteStore) deliveries(ctx context.Context, tenant, endpoint string, id int64, limit int) ([]WebhookDelivery, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant, endpoint, message_id, event, attempt, status_code, latency_ms, error, payload, at
-		FROM webhook_deliveries WHERE tenant = ? AND endpoint = ? ORDER BY id DESC LIMIT ?`, tenant, endpoint, limit)
+		FROM webhook_deliveries WHERE tenant = ? AND endpoint = ? AND (? = 0 OR id = ?) ORDER BY id DESC LIMIT ?`, tenant, endpoint, id, id, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -298,15 +318,35 @@ func (s *MemoryStore) RecordDelivery(_ context.Context, d WebhookDelivery) (int6
 
 // ListDeliveries lists an endpoint's attempts, newest first.
 func (s *MemoryStore) ListDeliveries(_ context.Context, tenant, endpoint string, limit int) ([]WebhookDelivery, error) {
+	return s.listDeliveries(tenant, endpoint, 0, limit), nil
+}
+
+// GetDelivery reads one attempt of an endpoint.
+func (s *MemoryStore) GetDelivery(_ context.Context, tenant, endpoint string, id int64) (WebhookDelivery, error) {
+	return oneDelivery(s.listDeliveries(tenant, endpoint, id, 1), nil)
+}
+
+func (s *MemoryStore) listDeliveries(tenant, endpoint string, id int64, limit int) []WebhookDelivery {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []WebhookDelivery
 	for i := len(s.deliveries) - 1; i >= 0 && len(out) < limit; i-- {
-		if d := s.deliveries[i]; d.Tenant == tenant && d.Endpoint == endpoint {
+		if d := s.deliveries[i]; d.Tenant == tenant && d.Endpoint == endpoint && (id == 0 || d.ID == id) {
 			out = append(out, d)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// oneDelivery is the one attempt a lookup by id found, or ErrNotFound.
+func oneDelivery(ds []WebhookDelivery, err error) (WebhookDelivery, error) {
+	if err != nil {
+		return WebhookDelivery{}, err
+	}
+	if len(ds) == 0 {
+		return WebhookDelivery{}, ErrNotFound
+	}
+	return ds[0], nil
 }
 
 func splitEvents(s string) []string {

@@ -1059,6 +1059,15 @@ func testWebhooks(t *testing.T, s persistence.Store) {
 	if ds, _ := s.ListDeliveries(c, "other", "crm", 10); len(ds) != 0 {
 		t.Fatalf("another tenant's deliveries: %+v", ds)
 	}
+	one, err := s.GetDelivery(c, "acme", "crm", ds[1].ID)
+	mustNoErr(t, err, "get delivery")
+	if one.ID != ds[1].ID || one.Attempt != 2 || one.MessageID != "msg_1" || one.Payload != "{}" {
+		t.Fatalf("get delivery %d: %+v", ds[1].ID, one)
+	}
+	_, err = s.GetDelivery(c, "other", "crm", ds[1].ID)
+	mustErrIs(t, err, persistence.ErrNotFound, "another tenant's delivery")
+	_, err = s.GetDelivery(c, "acme", "crm", ds[0].ID+100)
+	mustErrIs(t, err, persistence.ErrNotFound, "an unknown delivery")
 	until := time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)
 	mustNoErr(t, s.RotateWebhookSecret(c, "acme", "crm", "whsec_second", until), "rotate")
 	list, err = s.ListWebhooks(c, "acme")
