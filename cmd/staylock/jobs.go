@@ -136,9 +136,11 @@ func newWorkerCmd(a *app) *cobra.Command {
 func newSchedulerCmd(a *app) *cobra.Command {
 	return newQueueCmd(a, jobs.RoleScheduler, "Run the periodic jobs (one leader per environment)",
 		"Takes part in the election of the queue's leader: the leader alone enqueues the\n"+
-			"periodic jobs (the idempotency purge, every JOB_PURGE_EVERY) and rescues jobs\n"+
-			"left running by dead workers. Running two or three for failover is safe: each\n"+
-			"tick runs once.")
+			"periodic jobs and rescues jobs left running by dead workers: the idempotency\n"+
+			"purge (JOB_PURGE_EVERY), and for serve nodes to run with their actors the hold\n"+
+			"sweep (JOB_SWEEP_EVERY), the history pruning (JOB_PRUNE_EVERY) and, with\n"+
+			"OCCUPANCY_REPORT_TO, the occupancy report (JOB_REPORT_EVERY). Running two or\n"+
+			"three for failover is safe: each tick runs once.")
 }
 
 // serveMetrics serves /metrics and /livez of a worker or scheduler on addr.
