@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -20,13 +21,15 @@ func (m Millis) MarshalJSON() ([]byte, error) {
 	return []byte(strconv.FormatFloat(m.Ms(), 'f', 3, 64)), nil
 }
 
-// UnmarshalJSON reads milliseconds.
+// UnmarshalJSON reads milliseconds, to the microsecond MarshalJSON keeps:
+// 133.503 must come back as 133503 µs, not the 133502.999… µs that a
+// float product truncates to.
 func (m *Millis) UnmarshalJSON(b []byte) error {
 	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {
 		return fmt.Errorf("milliseconds: %w", err)
 	}
-	*m = Millis(f * float64(time.Millisecond))
+	*m = Millis(time.Duration(math.Round(f*1000)) * time.Microsecond)
 	return nil
 }
 
