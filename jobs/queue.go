@@ -56,6 +56,10 @@ func (r Role) String() string {
 	return fmt.Sprintf("role(%d)", int(r))
 }
 
+// engineWorkers is how many engine-queue jobs a serving node runs at once:
+// two, so that a long history walk does not hold up the hold sweep.
+const engineWorkers = 2
+
 // Defaults of Options.
 const (
 	DefaultConcurrency     = 10
@@ -244,9 +248,9 @@ func newQueue[TTx any](driver riverdriver.Driver[TTx], o Options, pollOnly bool)
 		cfg.Queues = map[string]river.QueueConfig{QueueMaintenance: {MaxWorkers: 1}}
 	case RoleEmbedded:
 		cfg.Queues = map[string]river.QueueConfig{QueueMail: {MaxWorkers: o.Concurrency}, QueueWebhooks: {MaxWorkers: o.Concurrency},
-			QueueMaintenance: {MaxWorkers: 1}, QueueEngine: {MaxWorkers: 1}}
+			QueueMaintenance: {MaxWorkers: 1}, QueueEngine: {MaxWorkers: engineWorkers}}
 	case RoleNode:
-		cfg.Queues = map[string]river.QueueConfig{QueueEngine: {MaxWorkers: 1}}
+		cfg.Queues = map[string]river.QueueConfig{QueueEngine: {MaxWorkers: engineWorkers}}
 	}
 	if o.Role == RoleScheduler || o.Role == RoleEmbedded {
 		cfg.PeriodicJobs = []*river.PeriodicJob{
