@@ -28,8 +28,13 @@ func (n NightOccupancy) Percent() int32 {
 
 // Add counts one room type's view of the night.
 func (n *NightOccupancy) Add(v NightView) {
-	n.Total += v.Total
-	n.Booked += v.Booked
-	n.Held += v.Held
-	n.Available += v.Available
+	n.Merge(NightOccupancy{Total: v.Total, Booked: v.Booked, Held: v.Held, Available: v.Available})
+}
+
+// Merge adds o's counts (another property's night, for a total).
+func (n *NightOccupancy) Merge(o NightOccupancy) {
+	n.Total += o.Total
+	n.Booked += o.Booked
+	n.Held += o.Held
+	n.Available += o.Available
 }

@@ -43,16 +43,24 @@ func (w *mailWorker) Work(ctx context.Context, job *river.Job[MailArgs]) error {
 		return river.JobCancel(err)
 	}
 	m.ID = job.Args.Key + "@staylock" // one Message-ID per (reservation, event, version)
-	if err := w.sender.Send(ctx, m); err != nil {
-		var perm *mail.PermanentError
-		if errors.As(err, &perm) {
-			w.log.Warn("mail refused for good", zap.String("message_id", m.ID), zap.Error(err))
-			return river.JobCancel(err)
-		}
+	if err := send(ctx, w.sender, m, w.log); err != nil {
 		return err
 	}
 	w.log.Debug("mail sent", zap.String("message_id", m.ID), zap.Int("attempt", job.Attempt))
 	return nil
+}
+
+// send hands m to the sender. A refusal for good (an SMTP 5xx, an unusable
+// address) cancels the job, since retrying would only repeat it; anything
+// else is returned for River to retry.
+func send(ctx context.Context, sender mail.Sender, m mail.Message, log *zap.Logger) error {
+	err := sender.Send(ctx, m)
+	var perm *mail.PermanentError
+	if errors.As(err, &perm) {
+		log.Warn("mail refused for good", zap.String("message_id", m.ID), zap.Error(err))
+		return river.JobCancel(err)
+	}
+	return err
 }
 
 // purgeWorker deletes expired idempotency records (periodic).
@@ -124,11 +132,7 @@ func (w *reportWorker) Work(ctx context.Context, job *river.Job[ReportArgs]) err
 	if err != nil {
 		return river.JobCancel(err)
 	}
-	if err := w.sender.Send(ctx, m); err != nil {
-		var perm *mail.PermanentError
-		if errors.As(err, &perm) {
-			return river.JobCancel(err)
-		}
+	if err := send(ctx, w.sender, m, w.log); err != nil {
 		return err
 	}
 	w.log.Info("occupancy report sent", zap.String("message_id", m.ID), zap.Int("properties", len(props)))

@@ -230,8 +230,7 @@ func (s *MemoryStore) GetRoomType(_ context.Context, tenant, property, id string
 	return rt, nil
 }
 
-// AllRoomTypes lists every room type by tenant, property and id (the
-// memory store keeps no journal rows to trim: TrimJournal changes nothing).
+// AllRoomTypes lists every room type by tenant, property and id.
 func (s *MemoryStore) AllRoomTypes(context.Context) ([]booking.RoomType, error) {
 	s.mu.RLock()
 	out := make([]booking.RoomType, 0, len(s.roomTypes))

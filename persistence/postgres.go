@@ -229,29 +229,26 @@ func (s *PostgresStore) GetRoomType(ctx context.Context, tenant, property, id st
 
 // AllRoomTypes lists every room type by tenant, property and id.
 func (s *PostgresStore) AllRoomTypes(ctx context.Context) ([]booking.RoomType, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgRoomTypeCols+` FROM room_types ORDER BY tenant, property, id`)
+	return s.roomTypes(ctx, "list all room types", `SELECT `+pgRoomTypeCols+` FROM room_types ORDER BY tenant, property, id`)
+}
+
+// roomTypes runs a query of room type rows; what names it in errors.
+func (s *PostgresStore) roomTypes(ctx context.Context, what, query string, args ...any) ([]booking.RoomType, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list all room types: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	rts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.RoomType, error) { return scanPGRoomType(r) })
 	if err != nil {
-		return nil, fmt.Errorf("list all room types: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return rts, nil
 }
 
 // ListRoomTypes lists a property's room types by id.
 func (s *PostgresStore) ListRoomTypes(ctx context.Context, tenant, property string) ([]booking.RoomType, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgRoomTypeCols+` FROM room_types
+	return s.roomTypes(ctx, "list room types", `SELECT `+pgRoomTypeCols+` FROM room_types
 		WHERE tenant = $1 AND property = $2 ORDER BY id`, tenant, property)
-	if err != nil {
-		return nil, fmt.Errorf("list room types: %w", err)
-	}
-	rts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.RoomType, error) { return scanPGRoomType(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list room types: %w", err)
-	}
-	return rts, nil
 }
 
 // LoadActor returns the latest snapshot and the events after it.

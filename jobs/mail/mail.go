@@ -105,23 +105,13 @@ func Money(minor int64, currency string) string {
 	return fmt.Sprintf("%s%d.%02d %s", sign, minor/100, minor%100, currency)
 }
 
-// reportView is what the occupancy report's templates see.
+// reportView is what the occupancy report's templates see (a Date prints
+// as its day, a NightOccupancy's Percent is a method).
 type reportView struct {
 	Day        string
 	Nights     int
-	Properties []propertyView
-	// Tonight over all properties.
-	Total, Booked, Held, Available, Percent int32
-}
-
-type propertyView struct {
-	booking.PropertyOccupancy
-	Nights []nightView
-}
-
-type nightView struct {
-	Date                                    string
-	Total, Booked, Held, Available, Percent int32
+	Properties []booking.PropertyOccupancy
+	Tonight    booking.NightOccupancy // summed over the properties
 }
 
 // ReportMessageID is the Message-ID of the occupancy report of day: one
@@ -134,21 +124,13 @@ func RenderOccupancy(day booking.Date, props []booking.PropertyOccupancy, from, 
 	if to == "" {
 		return Message{}, fmt.Errorf("render occupancy report: no recipient")
 	}
-	v := reportView{Day: day.String()}
-	var tonight booking.NightOccupancy
+	v := reportView{Day: day.String(), Properties: props}
 	for _, p := range props {
-		pv := propertyView{PropertyOccupancy: p}
-		for i, n := range p.Nights {
-			pv.Nights = append(pv.Nights, nightView{Date: n.Date.String(), Total: n.Total, Booked: n.Booked, Held: n.Held,
-				Available: n.Available, Percent: n.Percent()})
-			if i == 0 {
-				tonight.Add(booking.NightView{Total: n.Total, Booked: n.Booked, Held: n.Held, Available: n.Available})
-			}
-		}
 		v.Nights = max(v.Nights, len(p.Nights))
-		v.Properties = append(v.Properties, pv)
+		if len(p.Nights) > 0 {
+			v.Tonight.Merge(p.Nights[0])
+		}
 	}
-	v.Total, v.Booked, v.Held, v.Available, v.Percent = tonight.Total, tonight.Booked, tonight.Held, tonight.Available, tonight.Percent()
 	var subj, text, html bytes.Buffer
 	if err := reportSubjectTmpl.Execute(&subj, v); err != nil {
 		return Message{}, fmt.Errorf("render report subject: %w", err)
