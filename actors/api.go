@@ -1,6 +1,8 @@
 // Package actors holds the inventory actor (one per room type, owning its
-// calendar and serialising every change to it), the coordinator of
-// reservations that span several room types, and their protobuf messages.
+// calendar and serialising every change to it), its typed protobuf
+// messages, and the coordinator that runs the engine's operations over the
+// actors: one call for a change of one room type, a hold-then-confirm saga
+// for a reservation that spans several.
 package actors
 
 import (
@@ -8,8 +10,6 @@ import (
 	"encoding/base32"
 	"fmt"
 	"strings"
-
-	"github.com/staylock/staylock/booking"
 )
 
 // Kind is the cluster kind of the inventory actor.
@@ -29,29 +29,10 @@ func ParseIdentity(id string) (tenant, property, roomType string, err error) {
 	return parts[0], parts[1], parts[2], nil
 }
 
-// RoomTypeAvailability is one room type's nights, as of its seq.
-type RoomTypeAvailability struct {
-	RoomType string              `json:"room_type"`
-	Seq      int64               `json:"seq"`
-	Nights   []booking.NightView `json:"nights"`
-}
-
-// NewReservation is a validated reservation request.
-type NewReservation struct {
-	Tenant      string
-	Property    string
-	Currency    string
-	Stays       []booking.Stay
-	Guest       booking.Guest
-	Channel     string
-	ExternalRef string
-	HoldID      string
-}
-
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// NewSuffix returns a random id suffix shared by a reservation and its hold.
-func NewSuffix() string {
+// newSuffix returns a random id suffix shared by a reservation and its hold.
+func newSuffix() string {
 	b := make([]byte, 15)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
 	return idEncoding.EncodeToString(b)
@@ -65,22 +46,22 @@ const (
 	holdPrefix        = "h_"
 )
 
-// ReservationIDFor returns the reservation id a hold can turn into.
-func ReservationIDFor(holdID string) string {
+// reservationIDFor returns the reservation id a hold can turn into.
+func reservationIDFor(holdID string) string {
 	return reservationPrefix + strings.TrimPrefix(holdID, holdPrefix)
 }
 
-// NewHoldID returns a fresh hold id.
-func NewHoldID() string { return holdPrefix + NewSuffix() }
+// newHoldID returns a fresh hold id.
+func newHoldID() string { return holdPrefix + newSuffix() }
 
-// ModifyHoldID names the hold a multi-room-type modification takes for the
+// modifyHoldID names the hold a multi-room-type modification takes for the
 // reservation's next version.
-func ModifyHoldID(reservationID string, version int32) string {
+func modifyHoldID(reservationID string, version int32) string {
 	return fmt.Sprintf("m_%s_v%d", strings.TrimPrefix(reservationID, reservationPrefix), version)
 }
 
-// HoldTag records, on a hold, which reservation (and version) may absorb it.
-func HoldTag(reservationID string, version int32) string {
+// holdTag records, on a hold, which reservation (and version) may absorb it.
+func holdTag(reservationID string, version int32) string {
 	return fmt.Sprintf("%s@%d", reservationID, version)
 }
 

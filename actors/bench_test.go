@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/staylock/staylock/actors"
 	"github.com/staylock/staylock/persistence/pgtest"
 )
 
@@ -25,7 +24,7 @@ func BenchmarkInventoryBook(b *testing.B) {
 				o := opts()
 				o.GroupCommit, o.SnapshotEvery = group, 1000
 				a := MustSpawn(b, fs, o)
-				if r, err := a.ask(b, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 100000000, Price: 100}); err != nil || r.Code != "" {
+				if r, err := a.ask(b, putRoomType("Deluxe", 100000000, 100)); err != nil || r.Code != "" {
 					b.Fatalf("room type: %v %v", r, err)
 				}
 				var n atomic.Int64

@@ -71,7 +71,7 @@ func (g *gatedStore) CommitBatch(ctx context.Context, b persistence.Batch) error
 func TestInventory_UnstorableRequestFailsAloneInItsBatch(t *testing.T) {
 	store := &gatedStore{Store: MustOpen(t, pgtest.NewDatabase(t))}
 	a := MustSpawn(t, store, opts())
-	a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 100, Price: 100})
+	a.MustAsk(t, putRoomType("Deluxe", 100, 100))
 	arrival := booking.DateOf(time.Now()) + 30
 
 	hostile := []struct {
@@ -91,11 +91,7 @@ func TestInventory_UnstorableRequestFailsAloneInItsBatch(t *testing.T) {
 		if edit != nil {
 			edit(&row)
 		}
-		b, err := json.Marshal(row)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &actors.Command{Op: actors.Op_OP_BOOK, Reservation: b}
+		return book(row)
 	}
 
 	type sent struct {
@@ -123,7 +119,7 @@ func TestInventory_UnstorableRequestFailsAloneInItsBatch(t *testing.T) {
 		}
 		// Answered at once from the committed state, after every message
 		// before it in the mailbox: all of them are collected by now.
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_AVAILABILITY, From: int32(arrival), To: int32(arrival) + 1})
+		a.MustAsk(t, readNights(arrival, 1))
 		release()
 	}
 

@@ -85,10 +85,10 @@ func (a activation) MustAsk(t testing.TB, cmd *actors.Command) *actors.Reply {
 	t.Helper()
 	r, err := a.ask(t, cmd)
 	if err != nil {
-		t.Fatalf("ask %v: %v", cmd.Op, err)
+		t.Fatalf("ask %T: %v", cmd.GetOp(), err)
 	}
 	if r.Code != "" {
-		t.Fatalf("ask %v: %s: %s", cmd.Op, r.Code, r.Message)
+		t.Fatalf("ask %T: %s: %s", cmd.GetOp(), r.Code, r.Message)
 	}
 	return r
 }
@@ -106,18 +106,12 @@ func bookCmd(id string, arrival string, nights int) *actors.Command {
 	row := booking.Reservation{ID: id, Status: booking.StatusConfirmed, Version: 1, Currency: "EUR",
 		Stays: []booking.Stay{{RoomType: roomType, Arrival: a, Departure: a + booking.Date(nights), Quantity: 1}},
 		Guest: booking.Guest{Name: "Ada"}, Channel: "test", CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
-	b, _ := json.Marshal(row)
-	return &actors.Command{Op: actors.Op_OP_BOOK, Reservation: b}
+	return book(row)
 }
 
 func availability(t *testing.T, a activation, from string, nights int) []booking.NightView {
 	t.Helper()
-	r := a.MustAsk(t, &actors.Command{Op: actors.Op_OP_AVAILABILITY, From: int32(date(from)), To: int32(date(from)) + int32(nights)})
-	var out []booking.NightView
-	if err := json.Unmarshal(r.Result, &out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return a.MustAsk(t, readNights(date(from), nights)).NightViews()
 }
 
 func opts() actors.Options {
@@ -127,7 +121,7 @@ func opts() actors.Options {
 func TestInventory_LastRoomsRaceSellsExactlyTheRooms(t *testing.T) {
 	eachStore(t, func(t *testing.T, store persistence.Store) {
 		a := MustSpawn(t, store, opts())
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 5, Price: 12900})
+		a.MustAsk(t, putRoomType("Deluxe", 5, 12900))
 		var ok, soldOut atomic.Int32
 		var wg sync.WaitGroup
 		for i := range 40 {
@@ -175,9 +169,9 @@ func TestInventory_TwoActivationsAreFenced(t *testing.T) {
 	eachStore(t, func(t *testing.T, store persistence.Store) {
 		const rooms = 8
 		first := MustSpawn(t, store, opts())
-		first.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: rooms, Price: 100})
+		first.MustAsk(t, putRoomType("Deluxe", rooms, 100))
 		second := MustSpawn(t, store, opts()) // loads the same state: a split brain
-		second.MustAsk(t, &actors.Command{Op: actors.Op_OP_WAKE})
+		second.MustAsk(t, wake())
 
 		var mu sync.Mutex
 		acked := map[string]bool{}
@@ -225,8 +219,8 @@ func TestInventory_TwoActivationsAreFenced(t *testing.T) {
 			t.Errorf("acknowledged %d bookings, want all %d rooms sold", len(acked), rooms)
 		}
 		// the loser stopped itself: it no longer answers
-		if _, err := second.ask(t, &actors.Command{Op: actors.Op_OP_WAKE}); !errors.Is(err, actor.ErrDeadLetter) {
-			if _, err2 := first.ask(t, &actors.Command{Op: actors.Op_OP_WAKE}); !errors.Is(err2, actor.ErrDeadLetter) {
+		if _, err := second.ask(t, wake()); !errors.Is(err, actor.ErrDeadLetter) {
+			if _, err2 := first.ask(t, wake()); !errors.Is(err2, actor.ErrDeadLetter) {
 				t.Errorf("neither activation stopped (second: %v, first: %v)", err, err2)
 			}
 		}
@@ -260,7 +254,7 @@ func TestInventory_FailedCommitFailsOnlyItsBatchAndReloads(t *testing.T) {
 	eachStore(t, func(t *testing.T, store persistence.Store) {
 		fs := &failingStore{Store: store, failCall: 2}
 		a := MustSpawn(t, fs, opts())
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 100, Price: 100})
+		a.MustAsk(t, putRoomType("Deluxe", 100, 100))
 		r, err := a.ask(t, bookCmd("r_failed", "2026-12-01", 1))
 		if err != nil || !r.NotCommitted {
 			t.Fatalf("failed commit answered %+v, %v; want not_committed", r, err)
@@ -279,7 +273,7 @@ func TestInventory_UnknownCommitOutcomeIsReadBack(t *testing.T) {
 	eachStore(t, func(t *testing.T, store persistence.Store) {
 		fs := &failingStore{Store: store, failCall: 2, afterward: true}
 		a := MustSpawn(t, fs, opts())
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 100, Price: 100})
+		a.MustAsk(t, putRoomType("Deluxe", 100, 100))
 		r, err := a.ask(t, bookCmd("r_maybe", "2026-12-01", 1))
 		if err != nil || r.Code != "" {
 			t.Fatalf("committed booking with lost COMMIT answer: %+v, %v; want success", r, err)
@@ -290,11 +284,68 @@ func TestInventory_UnknownCommitOutcomeIsReadBack(t *testing.T) {
 	})
 }
 
+// stalledReadBack is a store whose second commit is stored but answered
+// "maybe committed", and whose journal read-back then waits for release:
+// the outage of a database that took the COMMIT and went away.
+type stalledReadBack struct {
+	failingStore
+	reading chan struct{} // closed when the read-back has begun
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *stalledReadBack) LastSeq(ctx context.Context, actorID string) (int64, error) {
+	s.once.Do(func() { close(s.reading) })
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return s.Store.LastSeq(ctx, actorID)
+}
+
+// TestInventory_UnknownOutcomeDoesNotBlockTheActor: while the actor reads
+// back whether a batch with no COMMIT answer was stored, it keeps
+// answering reads (from the committed state, without the batch) and
+// collecting requests; once the outcome is known, the waiting booking is
+// answered and the ones collected meanwhile commit.
+func TestInventory_UnknownOutcomeDoesNotBlockTheActor(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		s := &stalledReadBack{failingStore: failingStore{Store: store, failCall: 2, afterward: true},
+			reading: make(chan struct{}), release: make(chan struct{})}
+		a := MustSpawn(t, s, opts())
+		a.MustAsk(t, putRoomType("Deluxe", 10, 100))
+		maybe := make(chan *actors.Reply, 1)
+		go func() { maybe <- a.MustAsk(t, bookCmd("r_maybe", "2026-12-01", 1)) }()
+		<-s.reading
+		if n := availability(t, a, "2026-12-01", 1)[0]; n.Booked != 0 {
+			t.Fatalf("a read during the read-back saw the unresolved batch: %+v", n)
+		}
+		later := make(chan *actors.Reply, 1)
+		go func() { later <- a.MustAsk(t, bookCmd("r_later", "2026-12-01", 1)) }()
+		select {
+		case r := <-maybe:
+			t.Fatalf("answered %+v before its outcome was known", r)
+		default:
+		}
+		close(s.release)
+		if r := <-maybe; r.GetReservation().GetId() != "r_maybe" {
+			t.Fatalf("resolved booking answered %+v", r)
+		}
+		if r := <-later; r.GetReservation().GetId() != "r_later" {
+			t.Fatalf("booking collected during the read-back answered %+v", r)
+		}
+		if n := availability(t, a, "2026-12-01", 1)[0]; n.Booked != 2 {
+			t.Fatalf("booked %d after the read-back, want 2", n.Booked)
+		}
+	})
+}
+
 func TestInventory_GroupCommitBatchesConcurrentBookings(t *testing.T) {
 	eachStore(t, func(t *testing.T, store persistence.Store) {
 		fs := &failingStore{Store: store}
 		a := MustSpawn(t, fs, opts())
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 1000, Price: 100})
+		a.MustAsk(t, putRoomType("Deluxe", 1000, 100))
 		var wg sync.WaitGroup
 		for i := range 200 {
 			wg.Go(func() { a.MustAsk(t, bookCmd(fmt.Sprintf("r_%d", i), "2026-12-01", 1)) })
@@ -312,9 +363,9 @@ func TestInventory_GroupCommitBatchesConcurrentBookings(t *testing.T) {
 func TestInventory_IdempotentRetriesHaveOneEffect(t *testing.T) {
 	eachStore(t, func(t *testing.T, store persistence.Store) {
 		a := MustSpawn(t, store, opts())
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 10, Price: 100})
+		a.MustAsk(t, putRoomType("Deluxe", 10, 100))
 		var wg sync.WaitGroup
-		var first []byte
+		var first *actors.Reservation
 		var firsts, replays atomic.Int32
 		for range 10 {
 			wg.Go(func() {
@@ -324,9 +375,9 @@ func TestInventory_IdempotentRetriesHaveOneEffect(t *testing.T) {
 				switch {
 				case r.IdempotencyTaken: // a duplicate: the gateway replays the stored answer
 					replays.Add(1)
-				case len(r.Result) > 0:
+				case r.GetReservation() != nil:
 					firsts.Add(1)
-					first = r.Result
+					first = r.GetReservation()
 				}
 			})
 		}
@@ -334,12 +385,12 @@ func TestInventory_IdempotentRetriesHaveOneEffect(t *testing.T) {
 		if firsts.Load() != 1 || replays.Load() != 9 {
 			t.Fatalf("%d answers, %d told to replay; want 1 and 9", firsts.Load(), replays.Load())
 		}
-		bodies := [][]byte{first}
+		want, _ := json.Marshal(first.Domain(tenant)) // the stored body is the answer's JSON
 		if n := availability(t, a, "2026-12-01", 1)[0]; n.Booked != 1 {
 			t.Fatalf("booked %d, want 1", n.Booked)
 		}
 		rec, err := store.GetIdempotency(context.Background(), tenant, "k1")
-		if err != nil || rec.Status != 201 || string(rec.Body) != string(bodies[0]) {
+		if err != nil || rec.Status != 201 || string(rec.Body) != string(want) {
 			t.Fatalf("idempotency record %+v, %v", rec, err)
 		}
 		other := bookCmd("r_other", "2026-12-01", 1)
@@ -353,10 +404,9 @@ func TestInventory_IdempotentRetriesHaveOneEffect(t *testing.T) {
 func TestInventory_HoldsExpireByThemselves(t *testing.T) {
 	eachStore(t, func(t *testing.T, store persistence.Store) {
 		a := MustSpawn(t, store, opts())
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 3, Price: 100})
-		stays, _ := json.Marshal([]booking.Stay{{RoomType: roomType, Arrival: date("2026-12-01"), Departure: date("2026-12-03"), Quantity: 2}})
+		a.MustAsk(t, putRoomType("Deluxe", 3, 100))
 		expires := time.Now().Add(300 * time.Millisecond)
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_HOLD, HoldId: "h_x", Stays: stays, ExpiresAtUnixMs: expires.UnixMilli()})
+		a.MustAsk(t, hold("h_x", expires, booking.Stay{RoomType: roomType, Arrival: date("2026-12-01"), Departure: date("2026-12-03"), Quantity: 2}))
 		if n := availability(t, a, "2026-12-01", 1)[0]; n.Held != 2 || n.Available != 1 {
 			t.Fatalf("held night: %+v", n)
 		}
@@ -380,7 +430,7 @@ func TestInventory_HoldsExpireByThemselves(t *testing.T) {
 func TestInventory_SnapshotPlusJournalRebuildsState(t *testing.T) {
 	eachStore(t, func(t *testing.T, store persistence.Store) {
 		a := MustSpawn(t, store, opts())
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 50, Price: 100})
+		a.MustAsk(t, putRoomType("Deluxe", 50, 100))
 		for i := range 23 {
 			a.MustAsk(t, bookCmd(fmt.Sprintf("r_%d", i), "2026-12-01", 1+i%3))
 		}
@@ -409,7 +459,7 @@ func TestInventory_SnapshotPlusJournalRebuildsState(t *testing.T) {
 func TestInventory_KeyedRefusalsAreStoredInTheBatch(t *testing.T) {
 	eachStore(t, func(t *testing.T, store persistence.Store) {
 		a := MustSpawn(t, store, opts())
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 1, Price: 100})
+		a.MustAsk(t, putRoomType("Deluxe", 1, 100))
 		a.MustAsk(t, bookCmd("r_first", "2026-12-01", 1))
 		cmd := bookCmd("r_second", "2026-12-01", 1)
 		cmd.Idem = &actors.Idem{Key: "k-refused", RequestHash: "h", Status: 201}
@@ -435,19 +485,18 @@ func TestInventory_WakeReleasesDueHolds(t *testing.T) {
 		var mu sync.Mutex
 		now := time.Now()
 		o := opts()
-		o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		o = actors.WithClock(o, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
 		a := MustSpawn(t, store, o)
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 3, Price: 100})
-		stays, _ := json.Marshal([]booking.Stay{{RoomType: roomType, Arrival: date("2026-12-01"), Departure: date("2026-12-02"), Quantity: 1}})
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_HOLD, HoldId: "h_w", Stays: stays, ExpiresAtUnixMs: now.Add(time.Hour).UnixMilli()})
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_WAKE})
+		a.MustAsk(t, putRoomType("Deluxe", 3, 100))
+		a.MustAsk(t, hold("h_w", now.Add(time.Hour), booking.Stay{RoomType: roomType, Arrival: date("2026-12-01"), Departure: date("2026-12-02"), Quantity: 1}))
+		a.MustAsk(t, wake())
 		if n := availability(t, a, "2026-12-01", 1)[0]; n.Held != 1 {
 			t.Fatalf("a hold not due yet was released by a wake: %+v", n)
 		}
 		mu.Lock()
 		now = now.Add(2 * time.Hour) // the timer (an hour of real time) has not fired
 		mu.Unlock()
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_WAKE})
+		a.MustAsk(t, wake())
 		// The release commits after the wake's answer: wait for it (well
 		// under the hour the timer would take).
 		deadline := time.Now().Add(5 * time.Second)
@@ -472,15 +521,15 @@ func TestInventory_PruneDropsHistoryAndCompacts(t *testing.T) {
 	eachStore(t, func(t *testing.T, store persistence.Store) {
 		ctx := context.Background()
 		a := MustSpawn(t, store, opts())
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: 5, Price: 100})
+		a.MustAsk(t, putRoomType("Deluxe", 5, 100))
 		a.MustAsk(t, bookCmd("r_old", "2026-11-01", 2))
 		a.MustAsk(t, bookCmd("r_straddle", "2026-11-09", 3))
 		a.MustAsk(t, bookCmd("r_future", "2026-11-20", 1))
 
 		cut := date("2026-11-10")
-		r := a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PRUNE, From: int32(cut)})
-		if r.Nights != 3 || r.Allocations != 1 {
-			t.Fatalf("prune dropped %d nights and %d allocations, want 3 (11-01, 11-02, 11-09) and 1 (r_old)", r.Nights, r.Allocations)
+		r := a.MustAsk(t, prune(cut))
+		if r.NightsChanged != 3 || r.Allocations != 1 {
+			t.Fatalf("prune dropped %d nights and %d allocations, want 3 (11-01, 11-02, 11-09) and 1 (r_old)", r.NightsChanged, r.Allocations)
 		}
 		st, err := store.LoadActor(ctx, identity)
 		if err != nil {
@@ -507,15 +556,14 @@ func TestInventory_PruneDropsHistoryAndCompacts(t *testing.T) {
 			t.Errorf("kept nights lost their bookings: %+v, %+v", live[0], live[10])
 		}
 
-		if r := a.MustAsk(t, &actors.Command{Op: actors.Op_OP_PRUNE, From: int32(cut)}); r.Nights != 0 || r.Allocations != 0 {
-			t.Errorf("a second prune dropped %d nights, %d allocations", r.Nights, r.Allocations)
+		if r := a.MustAsk(t, prune(cut)); r.NightsChanged != 0 || r.Allocations != 0 {
+			t.Errorf("a second prune dropped %d nights, %d allocations", r.NightsChanged, r.Allocations)
 		}
 		if again, _ := store.LastSeq(ctx, identity); again != last {
 			t.Errorf("a prune with nothing to drop wrote seq %d after %d", again, last)
 		}
 
-		row, _ := json.Marshal(booking.Reservation{ID: "r_straddle"})
-		a.MustAsk(t, &actors.Command{Op: actors.Op_OP_CANCEL, ReservationId: "r_straddle", Reservation: row})
+		a.MustAsk(t, cancelOnPrimary("r_straddle"))
 		for _, n := range availability(t, a, "2026-11-10", 2) {
 			if n.Booked != 0 || n.Available != 5 {
 				t.Errorf("night %s after cancelling the straddling reservation: %+v", n.Date, n)

@@ -6,8 +6,10 @@
 
 // Messages of the inventory actor. Every message that can cross nodes is
 // protobuf: protoactor-go silently drops a plain Go struct sent to a remote
-// member. Domain payloads (stays, updates, reservation rows) travel as the
-// JSON of their booking types, which is also how they are journaled.
+// member. Each operation is a typed message of its own (Command's oneof),
+// mapped to and from the booking types in messages.go; JSON appears only
+// where the payload is JSON anyway: an HTTP response body stored with an
+// idempotency key, and the free-form details of an error.
 
 package actors
 
@@ -26,93 +28,14 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-type Op int32
-
-const (
-	Op_OP_UNSPECIFIED   Op = 0
-	Op_OP_PUT_ROOM_TYPE Op = 1
-	Op_OP_SET_INVENTORY Op = 2
-	Op_OP_BOOK          Op = 3
-	Op_OP_MODIFY        Op = 4
-	Op_OP_CANCEL        Op = 5
-	Op_OP_HOLD          Op = 6
-	Op_OP_RELEASE_HOLD  Op = 7
-	Op_OP_CONVERT_HOLD  Op = 8
-	Op_OP_AVAILABILITY  Op = 9
-	// OP_WAKE only activates the actor (so that expired holds are released
-	// after a restart even when nobody asks for that room type).
-	Op_OP_WAKE Op = 10
-	// OP_PRUNE drops the history before the night `from` (the scheduler's
-	// daily compaction): the batch writes a snapshot and trims the journal.
-	Op_OP_PRUNE Op = 11
-)
-
-// Enum value maps for Op.
-var (
-	Op_name = map[int32]string{
-		0:  "OP_UNSPECIFIED",
-		1:  "OP_PUT_ROOM_TYPE",
-		2:  "OP_SET_INVENTORY",
-		3:  "OP_BOOK",
-		4:  "OP_MODIFY",
-		5:  "OP_CANCEL",
-		6:  "OP_HOLD",
-		7:  "OP_RELEASE_HOLD",
-		8:  "OP_CONVERT_HOLD",
-		9:  "OP_AVAILABILITY",
-		10: "OP_WAKE",
-		11: "OP_PRUNE",
-	}
-	Op_value = map[string]int32{
-		"OP_UNSPECIFIED":   0,
-		"OP_PUT_ROOM_TYPE": 1,
-		"OP_SET_INVENTORY": 2,
-		"OP_BOOK":          3,
-		"OP_MODIFY":        4,
-		"OP_CANCEL":        5,
-		"OP_HOLD":          6,
-		"OP_RELEASE_HOLD":  7,
-		"OP_CONVERT_HOLD":  8,
-		"OP_AVAILABILITY":  9,
-		"OP_WAKE":          10,
-		"OP_PRUNE":         11,
-	}
-)
-
-func (x Op) Enum() *Op {
-	p := new(Op)
-	*p = x
-	return p
-}
-
-func (x Op) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (Op) Descriptor() protoreflect.EnumDescriptor {
-	return file_actors_messages_proto_enumTypes[0].Descriptor()
-}
-
-func (Op) Type() protoreflect.EnumType {
-	return &file_actors_messages_proto_enumTypes[0]
-}
-
-func (x Op) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use Op.Descriptor instead.
-func (Op) EnumDescriptor() ([]byte, []int) {
-	return file_actors_messages_proto_rawDescGZIP(), []int{0}
-}
-
 // Idem is an Idempotency-Key carried inside the message, so that the actor
 // deduplicates retries and completes the key's record in its transaction.
 type Idem struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	RequestHash   string                 `protobuf:"bytes,2,opt,name=request_hash,json=requestHash,proto3" json:"request_hash,omitempty"`
-	Status        int32                  `protobuf:"varint,3,opt,name=status,proto3" json:"status,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Key         string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	RequestHash string                 `protobuf:"bytes,2,opt,name=request_hash,json=requestHash,proto3" json:"request_hash,omitempty"`
+	// status: the HTTP status stored with the key on success.
+	Status        int32 `protobuf:"varint,3,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -168,41 +91,1195 @@ func (x *Idem) GetStatus() int32 {
 	return 0
 }
 
-// Command asks the inventory actor of one room type to decide or to read.
-type Command struct {
+// Stay mirrors booking.Stay; dates are booking.Date (days since 1970-01-01).
+type Stay struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Op            Op                     `protobuf:"varint,1,opt,name=op,proto3,enum=staylock.actors.Op" json:"op,omitempty"`
-	Idem          *Idem                  `protobuf:"bytes,2,opt,name=idem,proto3" json:"idem,omitempty"`
-	ReservationId string                 `protobuf:"bytes,3,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
-	HoldId        string                 `protobuf:"bytes,4,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
-	// JSON of []booking.Stay: this room type's stays.
-	Stays []byte `protobuf:"bytes,5,opt,name=stays,proto3" json:"stays,omitempty"`
-	// JSON of booking.Reservation: the row the primary actor writes.
-	Reservation     []byte `protobuf:"bytes,6,opt,name=reservation,proto3" json:"reservation,omitempty"`
-	ExpiresAtUnixMs int64  `protobuf:"varint,7,opt,name=expires_at_unix_ms,json=expiresAtUnixMs,proto3" json:"expires_at_unix_ms,omitempty"`
-	// JSON of []booking.InventoryUpdate.
-	Updates []byte `protobuf:"bytes,8,opt,name=updates,proto3" json:"updates,omitempty"`
-	Name    string `protobuf:"bytes,9,opt,name=name,proto3" json:"name,omitempty"`
-	Rooms   int32  `protobuf:"varint,10,opt,name=rooms,proto3" json:"rooms,omitempty"`
-	Price   int64  `protobuf:"varint,11,opt,name=price,proto3" json:"price,omitempty"`
-	From    int32  `protobuf:"varint,12,opt,name=from,proto3" json:"from,omitempty"`
-	To      int32  `protobuf:"varint,13,opt,name=to,proto3" json:"to,omitempty"`
-	// Price of the reservation's stays on other room types (already held).
-	OtherPrice    int64 `protobuf:"varint,14,opt,name=other_price,json=otherPrice,proto3" json:"other_price,omitempty"`
-	ExpectVersion int32 `protobuf:"varint,15,opt,name=expect_version,json=expectVersion,proto3" json:"expect_version,omitempty"`
-	// Precomputed response body stored with the idempotency key (holds).
-	Result []byte `protobuf:"bytes,16,opt,name=result,proto3" json:"result,omitempty"`
-	DryRun bool   `protobuf:"varint,17,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
-	// A hold taken for a multi-room-type reservation names it, so its
-	// expiry can check whether the reservation was confirmed.
-	HoldReservation string `protobuf:"bytes,18,opt,name=hold_reservation,json=holdReservation,proto3" json:"hold_reservation,omitempty"`
+	RoomType      string                 `protobuf:"bytes,1,opt,name=room_type,json=roomType,proto3" json:"room_type,omitempty"`
+	Arrival       int32                  `protobuf:"varint,2,opt,name=arrival,proto3" json:"arrival,omitempty"`
+	Departure     int32                  `protobuf:"varint,3,opt,name=departure,proto3" json:"departure,omitempty"`
+	Quantity      int32                  `protobuf:"varint,4,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Stay) Reset() {
+	*x = Stay{}
+	mi := &file_actors_messages_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Stay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Stay) ProtoMessage() {}
+
+func (x *Stay) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Stay.ProtoReflect.Descriptor instead.
+func (*Stay) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Stay) GetRoomType() string {
+	if x != nil {
+		return x.RoomType
+	}
+	return ""
+}
+
+func (x *Stay) GetArrival() int32 {
+	if x != nil {
+		return x.Arrival
+	}
+	return 0
+}
+
+func (x *Stay) GetDeparture() int32 {
+	if x != nil {
+		return x.Departure
+	}
+	return 0
+}
+
+func (x *Stay) GetQuantity() int32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+type Guest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	Phone         string                 `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Guest) Reset() {
+	*x = Guest{}
+	mi := &file_actors_messages_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Guest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Guest) ProtoMessage() {}
+
+func (x *Guest) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Guest.ProtoReflect.Descriptor instead.
+func (*Guest) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Guest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Guest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Guest) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+// Reservation mirrors booking.Reservation (its row); times are Unix
+// nanoseconds in UTC, 0 for the zero time.
+type Reservation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Property      string                 `protobuf:"bytes,2,opt,name=property,proto3" json:"property,omitempty"`
+	Status        string                 `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Stays         []*Stay                `protobuf:"bytes,4,rep,name=stays,proto3" json:"stays,omitempty"`
+	Guest         *Guest                 `protobuf:"bytes,5,opt,name=guest,proto3" json:"guest,omitempty"`
+	Channel       string                 `protobuf:"bytes,6,opt,name=channel,proto3" json:"channel,omitempty"`
+	ExternalRef   string                 `protobuf:"bytes,7,opt,name=external_ref,json=externalRef,proto3" json:"external_ref,omitempty"`
+	TotalPrice    int64                  `protobuf:"varint,8,opt,name=total_price,json=totalPrice,proto3" json:"total_price,omitempty"`
+	Currency      string                 `protobuf:"bytes,9,opt,name=currency,proto3" json:"currency,omitempty"`
+	Version       int32                  `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
+	CreatedAt     int64                  `protobuf:"varint,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     int64                  `protobuf:"varint,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reservation) Reset() {
+	*x = Reservation{}
+	mi := &file_actors_messages_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reservation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reservation) ProtoMessage() {}
+
+func (x *Reservation) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reservation.ProtoReflect.Descriptor instead.
+func (*Reservation) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Reservation) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Reservation) GetProperty() string {
+	if x != nil {
+		return x.Property
+	}
+	return ""
+}
+
+func (x *Reservation) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Reservation) GetStays() []*Stay {
+	if x != nil {
+		return x.Stays
+	}
+	return nil
+}
+
+func (x *Reservation) GetGuest() *Guest {
+	if x != nil {
+		return x.Guest
+	}
+	return nil
+}
+
+func (x *Reservation) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *Reservation) GetExternalRef() string {
+	if x != nil {
+		return x.ExternalRef
+	}
+	return ""
+}
+
+func (x *Reservation) GetTotalPrice() int64 {
+	if x != nil {
+		return x.TotalPrice
+	}
+	return 0
+}
+
+func (x *Reservation) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Reservation) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Reservation) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+func (x *Reservation) GetUpdatedAt() int64 {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return 0
+}
+
+// InventoryUpdate mirrors booking.InventoryUpdate: an absent field leaves
+// that setting as it is.
+type InventoryUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomType      string                 `protobuf:"bytes,1,opt,name=room_type,json=roomType,proto3" json:"room_type,omitempty"`
+	From          int32                  `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
+	To            int32                  `protobuf:"varint,3,opt,name=to,proto3" json:"to,omitempty"`
+	Total         *int32                 `protobuf:"varint,4,opt,name=total,proto3,oneof" json:"total,omitempty"`
+	Price         *int64                 `protobuf:"varint,5,opt,name=price,proto3,oneof" json:"price,omitempty"`
+	StopSell      *bool                  `protobuf:"varint,6,opt,name=stop_sell,json=stopSell,proto3,oneof" json:"stop_sell,omitempty"`
+	MinStay       *int32                 `protobuf:"varint,7,opt,name=min_stay,json=minStay,proto3,oneof" json:"min_stay,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InventoryUpdate) Reset() {
+	*x = InventoryUpdate{}
+	mi := &file_actors_messages_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InventoryUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InventoryUpdate) ProtoMessage() {}
+
+func (x *InventoryUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InventoryUpdate.ProtoReflect.Descriptor instead.
+func (*InventoryUpdate) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *InventoryUpdate) GetRoomType() string {
+	if x != nil {
+		return x.RoomType
+	}
+	return ""
+}
+
+func (x *InventoryUpdate) GetFrom() int32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *InventoryUpdate) GetTo() int32 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+func (x *InventoryUpdate) GetTotal() int32 {
+	if x != nil && x.Total != nil {
+		return *x.Total
+	}
+	return 0
+}
+
+func (x *InventoryUpdate) GetPrice() int64 {
+	if x != nil && x.Price != nil {
+		return *x.Price
+	}
+	return 0
+}
+
+func (x *InventoryUpdate) GetStopSell() bool {
+	if x != nil && x.StopSell != nil {
+		return *x.StopSell
+	}
+	return false
+}
+
+func (x *InventoryUpdate) GetMinStay() int32 {
+	if x != nil && x.MinStay != nil {
+		return *x.MinStay
+	}
+	return 0
+}
+
+// Night mirrors booking.NightView.
+type Night struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Date          int32                  `protobuf:"varint,1,opt,name=date,proto3" json:"date,omitempty"`
+	Total         int32                  `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	Booked        int32                  `protobuf:"varint,3,opt,name=booked,proto3" json:"booked,omitempty"`
+	Held          int32                  `protobuf:"varint,4,opt,name=held,proto3" json:"held,omitempty"`
+	Available     int32                  `protobuf:"varint,5,opt,name=available,proto3" json:"available,omitempty"`
+	Price         int64                  `protobuf:"varint,6,opt,name=price,proto3" json:"price,omitempty"`
+	StopSell      bool                   `protobuf:"varint,7,opt,name=stop_sell,json=stopSell,proto3" json:"stop_sell,omitempty"`
+	MinStay       int32                  `protobuf:"varint,8,opt,name=min_stay,json=minStay,proto3" json:"min_stay,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Night) Reset() {
+	*x = Night{}
+	mi := &file_actors_messages_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Night) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Night) ProtoMessage() {}
+
+func (x *Night) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Night.ProtoReflect.Descriptor instead.
+func (*Night) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Night) GetDate() int32 {
+	if x != nil {
+		return x.Date
+	}
+	return 0
+}
+
+func (x *Night) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *Night) GetBooked() int32 {
+	if x != nil {
+		return x.Booked
+	}
+	return 0
+}
+
+func (x *Night) GetHeld() int32 {
+	if x != nil {
+		return x.Held
+	}
+	return 0
+}
+
+func (x *Night) GetAvailable() int32 {
+	if x != nil {
+		return x.Available
+	}
+	return 0
+}
+
+func (x *Night) GetPrice() int64 {
+	if x != nil {
+		return x.Price
+	}
+	return 0
+}
+
+func (x *Night) GetStopSell() bool {
+	if x != nil {
+		return x.StopSell
+	}
+	return false
+}
+
+func (x *Night) GetMinStay() int32 {
+	if x != nil {
+		return x.MinStay
+	}
+	return 0
+}
+
+// RoomType is the stored room type the actor answers with (its identity is
+// the actor's).
+type RoomType struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Rooms         int32                  `protobuf:"varint,2,opt,name=rooms,proto3" json:"rooms,omitempty"`
+	Price         int64                  `protobuf:"varint,3,opt,name=price,proto3" json:"price,omitempty"`
+	CreatedAt     int64                  `protobuf:"varint,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     int64                  `protobuf:"varint,5,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomType) Reset() {
+	*x = RoomType{}
+	mi := &file_actors_messages_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomType) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomType) ProtoMessage() {}
+
+func (x *RoomType) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomType.ProtoReflect.Descriptor instead.
+func (*RoomType) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RoomType) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RoomType) GetRooms() int32 {
+	if x != nil {
+		return x.Rooms
+	}
+	return 0
+}
+
+func (x *RoomType) GetPrice() int64 {
+	if x != nil {
+		return x.Price
+	}
+	return 0
+}
+
+func (x *RoomType) GetCreatedAt() int64 {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return 0
+}
+
+func (x *RoomType) GetUpdatedAt() int64 {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return 0
+}
+
+// PutRoomType creates the room type or changes its defaults; it refuses to
+// lower rooms below what is sold.
+type PutRoomType struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Rooms         int32                  `protobuf:"varint,2,opt,name=rooms,proto3" json:"rooms,omitempty"`
+	Price         int64                  `protobuf:"varint,3,opt,name=price,proto3" json:"price,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutRoomType) Reset() {
+	*x = PutRoomType{}
+	mi := &file_actors_messages_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutRoomType) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutRoomType) ProtoMessage() {}
+
+func (x *PutRoomType) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutRoomType.ProtoReflect.Descriptor instead.
+func (*PutRoomType) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PutRoomType) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PutRoomType) GetRooms() int32 {
+	if x != nil {
+		return x.Rooms
+	}
+	return 0
+}
+
+func (x *PutRoomType) GetPrice() int64 {
+	if x != nil {
+		return x.Price
+	}
+	return 0
+}
+
+// SetInventory applies ARI updates of this room type (dry_run: only checks
+// them). response_body, when set, is what an update spanning several room
+// types stores with its key (the last part completes the record).
+type SetInventory struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Updates       []*InventoryUpdate     `protobuf:"bytes,1,rep,name=updates,proto3" json:"updates,omitempty"`
+	DryRun        bool                   `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	ResponseBody  []byte                 `protobuf:"bytes,3,opt,name=response_body,json=responseBody,proto3" json:"response_body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetInventory) Reset() {
+	*x = SetInventory{}
+	mi := &file_actors_messages_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetInventory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetInventory) ProtoMessage() {}
+
+func (x *SetInventory) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetInventory.ProtoReflect.Descriptor instead.
+func (*SetInventory) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SetInventory) GetUpdates() []*InventoryUpdate {
+	if x != nil {
+		return x.Updates
+	}
+	return nil
+}
+
+func (x *SetInventory) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *SetInventory) GetResponseBody() []byte {
+	if x != nil {
+		return x.ResponseBody
+	}
+	return nil
+}
+
+// Book: the primary room type decides its stays and writes the
+// reservation's row; with hold_id it confirms the client's hold instead.
+// other_price is what the stays of the other room types (already held) cost.
+type Book struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reservation   *Reservation           `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
+	HoldId        string                 `protobuf:"bytes,2,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	OtherPrice    int64                  `protobuf:"varint,3,opt,name=other_price,json=otherPrice,proto3" json:"other_price,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Book) Reset() {
+	*x = Book{}
+	mi := &file_actors_messages_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Book) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Book) ProtoMessage() {}
+
+func (x *Book) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Book.ProtoReflect.Descriptor instead.
+func (*Book) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Book) GetReservation() *Reservation {
+	if x != nil {
+		return x.Reservation
+	}
+	return nil
+}
+
+func (x *Book) GetHoldId() string {
+	if x != nil {
+		return x.HoldId
+	}
+	return ""
+}
+
+func (x *Book) GetOtherPrice() int64 {
+	if x != nil {
+		return x.OtherPrice
+	}
+	return 0
+}
+
+// Modify: the primary swaps its stays for those of the reservation's next
+// version and writes it, if the stored version is still expect_version.
+type Modify struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reservation   *Reservation           `protobuf:"bytes,1,opt,name=reservation,proto3" json:"reservation,omitempty"`
+	ExpectVersion int32                  `protobuf:"varint,2,opt,name=expect_version,json=expectVersion,proto3" json:"expect_version,omitempty"`
+	OtherPrice    int64                  `protobuf:"varint,3,opt,name=other_price,json=otherPrice,proto3" json:"other_price,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Modify) Reset() {
+	*x = Modify{}
+	mi := &file_actors_messages_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Modify) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Modify) ProtoMessage() {}
+
+func (x *Modify) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Modify.ProtoReflect.Descriptor instead.
+func (*Modify) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Modify) GetReservation() *Reservation {
+	if x != nil {
+		return x.Reservation
+	}
+	return nil
+}
+
+func (x *Modify) GetExpectVersion() int32 {
+	if x != nil {
+		return x.ExpectVersion
+	}
+	return 0
+}
+
+func (x *Modify) GetOtherPrice() int64 {
+	if x != nil {
+		return x.OtherPrice
+	}
+	return 0
+}
+
+// Cancel gives the reservation's rooms back; on the primary room type
+// (write_row) it also writes the stored row cancelled.
+type Cancel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReservationId string                 `protobuf:"bytes,1,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	WriteRow      bool                   `protobuf:"varint,2,opt,name=write_row,json=writeRow,proto3" json:"write_row,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cancel) Reset() {
+	*x = Cancel{}
+	mi := &file_actors_messages_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cancel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cancel) ProtoMessage() {}
+
+func (x *Cancel) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cancel.ProtoReflect.Descriptor instead.
+func (*Cancel) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Cancel) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
+	}
+	return ""
+}
+
+func (x *Cancel) GetWriteRow() bool {
+	if x != nil {
+		return x.WriteRow
+	}
+	return false
+}
+
+// Hold takes rooms until expires_at_unix_ms. reservation_tag names the
+// reservation (and version) that may absorb it, so that its expiry can
+// check whether that reservation was confirmed. response_body is stored
+// with the key when this is a client's hold.
+type Hold struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	HoldId          string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	Stays           []*Stay                `protobuf:"bytes,2,rep,name=stays,proto3" json:"stays,omitempty"`
+	ExpiresAtUnixMs int64                  `protobuf:"varint,3,opt,name=expires_at_unix_ms,json=expiresAtUnixMs,proto3" json:"expires_at_unix_ms,omitempty"`
+	ReservationTag  string                 `protobuf:"bytes,4,opt,name=reservation_tag,json=reservationTag,proto3" json:"reservation_tag,omitempty"`
+	ResponseBody    []byte                 `protobuf:"bytes,5,opt,name=response_body,json=responseBody,proto3" json:"response_body,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
+func (x *Hold) Reset() {
+	*x = Hold{}
+	mi := &file_actors_messages_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Hold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Hold) ProtoMessage() {}
+
+func (x *Hold) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Hold.ProtoReflect.Descriptor instead.
+func (*Hold) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Hold) GetHoldId() string {
+	if x != nil {
+		return x.HoldId
+	}
+	return ""
+}
+
+func (x *Hold) GetStays() []*Stay {
+	if x != nil {
+		return x.Stays
+	}
+	return nil
+}
+
+func (x *Hold) GetExpiresAtUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresAtUnixMs
+	}
+	return 0
+}
+
+func (x *Hold) GetReservationTag() string {
+	if x != nil {
+		return x.ReservationTag
+	}
+	return ""
+}
+
+func (x *Hold) GetResponseBody() []byte {
+	if x != nil {
+		return x.ResponseBody
+	}
+	return nil
+}
+
+type ReleaseHold struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	HoldId        string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseHold) Reset() {
+	*x = ReleaseHold{}
+	mi := &file_actors_messages_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseHold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseHold) ProtoMessage() {}
+
+func (x *ReleaseHold) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseHold.ProtoReflect.Descriptor instead.
+func (*ReleaseHold) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ReleaseHold) GetHoldId() string {
+	if x != nil {
+		return x.HoldId
+	}
+	return ""
+}
+
+// ConvertHold makes a hold the rooms of reservation_id; stays, when given,
+// must be the hold's.
+type ConvertHold struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	HoldId        string                 `protobuf:"bytes,1,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	ReservationId string                 `protobuf:"bytes,2,opt,name=reservation_id,json=reservationId,proto3" json:"reservation_id,omitempty"`
+	Stays         []*Stay                `protobuf:"bytes,3,rep,name=stays,proto3" json:"stays,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConvertHold) Reset() {
+	*x = ConvertHold{}
+	mi := &file_actors_messages_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConvertHold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConvertHold) ProtoMessage() {}
+
+func (x *ConvertHold) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConvertHold.ProtoReflect.Descriptor instead.
+func (*ConvertHold) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ConvertHold) GetHoldId() string {
+	if x != nil {
+		return x.HoldId
+	}
+	return ""
+}
+
+func (x *ConvertHold) GetReservationId() string {
+	if x != nil {
+		return x.ReservationId
+	}
+	return ""
+}
+
+func (x *ConvertHold) GetStays() []*Stay {
+	if x != nil {
+		return x.Stays
+	}
+	return nil
+}
+
+// ReadAvailability reads the committed nights from … to (exclusive).
+type ReadAvailability struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          int32                  `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            int32                  `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadAvailability) Reset() {
+	*x = ReadAvailability{}
+	mi := &file_actors_messages_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadAvailability) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadAvailability) ProtoMessage() {}
+
+func (x *ReadAvailability) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadAvailability.ProtoReflect.Descriptor instead.
+func (*ReadAvailability) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ReadAvailability) GetFrom() int32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *ReadAvailability) GetTo() int32 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+// Wake only activates the actor (so that expired holds are released after
+// a restart even when nobody asks for that room type) and releases what is
+// due now.
+type Wake struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Wake) Reset() {
+	*x = Wake{}
+	mi := &file_actors_messages_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Wake) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Wake) ProtoMessage() {}
+
+func (x *Wake) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Wake.ProtoReflect.Descriptor instead.
+func (*Wake) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{16}
+}
+
+// Prune drops the history before the night `before` (the scheduler's daily
+// compaction): the batch writes a snapshot and trims the journal.
+type Prune struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Before        int32                  `protobuf:"varint,1,opt,name=before,proto3" json:"before,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Prune) Reset() {
+	*x = Prune{}
+	mi := &file_actors_messages_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Prune) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Prune) ProtoMessage() {}
+
+func (x *Prune) ProtoReflect() protoreflect.Message {
+	mi := &file_actors_messages_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Prune.ProtoReflect.Descriptor instead.
+func (*Prune) Descriptor() ([]byte, []int) {
+	return file_actors_messages_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Prune) GetBefore() int32 {
+	if x != nil {
+		return x.Before
+	}
+	return 0
+}
+
+// Command asks the inventory actor of one room type to decide or to read.
+type Command struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Idem  *Idem                  `protobuf:"bytes,1,opt,name=idem,proto3" json:"idem,omitempty"`
+	// Types that are valid to be assigned to Op:
+	//
+	//	*Command_PutRoomType
+	//	*Command_SetInventory
+	//	*Command_Book
+	//	*Command_Modify
+	//	*Command_Cancel
+	//	*Command_Hold
+	//	*Command_ReleaseHold
+	//	*Command_ConvertHold
+	//	*Command_Availability
+	//	*Command_Wake
+	//	*Command_Prune
+	Op            isCommand_Op `protobuf_oneof:"op"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_actors_messages_proto_msgTypes[1]
+	mi := &file_actors_messages_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -214,7 +1291,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_proto_msgTypes[1]
+	mi := &file_actors_messages_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -227,14 +1304,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_actors_messages_proto_rawDescGZIP(), []int{1}
-}
-
-func (x *Command) GetOp() Op {
-	if x != nil {
-		return x.Op
-	}
-	return Op_OP_UNSPECIFIED
+	return file_actors_messages_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Command) GetIdem() *Idem {
@@ -244,149 +1314,219 @@ func (x *Command) GetIdem() *Idem {
 	return nil
 }
 
-func (x *Command) GetReservationId() string {
+func (x *Command) GetOp() isCommand_Op {
 	if x != nil {
-		return x.ReservationId
-	}
-	return ""
-}
-
-func (x *Command) GetHoldId() string {
-	if x != nil {
-		return x.HoldId
-	}
-	return ""
-}
-
-func (x *Command) GetStays() []byte {
-	if x != nil {
-		return x.Stays
+		return x.Op
 	}
 	return nil
 }
 
-func (x *Command) GetReservation() []byte {
+func (x *Command) GetPutRoomType() *PutRoomType {
 	if x != nil {
-		return x.Reservation
+		if x, ok := x.Op.(*Command_PutRoomType); ok {
+			return x.PutRoomType
+		}
 	}
 	return nil
 }
 
-func (x *Command) GetExpiresAtUnixMs() int64 {
+func (x *Command) GetSetInventory() *SetInventory {
 	if x != nil {
-		return x.ExpiresAtUnixMs
-	}
-	return 0
-}
-
-func (x *Command) GetUpdates() []byte {
-	if x != nil {
-		return x.Updates
+		if x, ok := x.Op.(*Command_SetInventory); ok {
+			return x.SetInventory
+		}
 	}
 	return nil
 }
 
-func (x *Command) GetName() string {
+func (x *Command) GetBook() *Book {
 	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *Command) GetRooms() int32 {
-	if x != nil {
-		return x.Rooms
-	}
-	return 0
-}
-
-func (x *Command) GetPrice() int64 {
-	if x != nil {
-		return x.Price
-	}
-	return 0
-}
-
-func (x *Command) GetFrom() int32 {
-	if x != nil {
-		return x.From
-	}
-	return 0
-}
-
-func (x *Command) GetTo() int32 {
-	if x != nil {
-		return x.To
-	}
-	return 0
-}
-
-func (x *Command) GetOtherPrice() int64 {
-	if x != nil {
-		return x.OtherPrice
-	}
-	return 0
-}
-
-func (x *Command) GetExpectVersion() int32 {
-	if x != nil {
-		return x.ExpectVersion
-	}
-	return 0
-}
-
-func (x *Command) GetResult() []byte {
-	if x != nil {
-		return x.Result
+		if x, ok := x.Op.(*Command_Book); ok {
+			return x.Book
+		}
 	}
 	return nil
 }
 
-func (x *Command) GetDryRun() bool {
+func (x *Command) GetModify() *Modify {
 	if x != nil {
-		return x.DryRun
+		if x, ok := x.Op.(*Command_Modify); ok {
+			return x.Modify
+		}
 	}
-	return false
+	return nil
 }
 
-func (x *Command) GetHoldReservation() string {
+func (x *Command) GetCancel() *Cancel {
 	if x != nil {
-		return x.HoldReservation
+		if x, ok := x.Op.(*Command_Cancel); ok {
+			return x.Cancel
+		}
 	}
-	return ""
+	return nil
 }
+
+func (x *Command) GetHold() *Hold {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Hold); ok {
+			return x.Hold
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetReleaseHold() *ReleaseHold {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ReleaseHold); ok {
+			return x.ReleaseHold
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetConvertHold() *ConvertHold {
+	if x != nil {
+		if x, ok := x.Op.(*Command_ConvertHold); ok {
+			return x.ConvertHold
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAvailability() *ReadAvailability {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Availability); ok {
+			return x.Availability
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetWake() *Wake {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Wake); ok {
+			return x.Wake
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPrune() *Prune {
+	if x != nil {
+		if x, ok := x.Op.(*Command_Prune); ok {
+			return x.Prune
+		}
+	}
+	return nil
+}
+
+type isCommand_Op interface {
+	isCommand_Op()
+}
+
+type Command_PutRoomType struct {
+	PutRoomType *PutRoomType `protobuf:"bytes,2,opt,name=put_room_type,json=putRoomType,proto3,oneof"`
+}
+
+type Command_SetInventory struct {
+	SetInventory *SetInventory `protobuf:"bytes,3,opt,name=set_inventory,json=setInventory,proto3,oneof"`
+}
+
+type Command_Book struct {
+	Book *Book `protobuf:"bytes,4,opt,name=book,proto3,oneof"`
+}
+
+type Command_Modify struct {
+	Modify *Modify `protobuf:"bytes,5,opt,name=modify,proto3,oneof"`
+}
+
+type Command_Cancel struct {
+	Cancel *Cancel `protobuf:"bytes,6,opt,name=cancel,proto3,oneof"`
+}
+
+type Command_Hold struct {
+	Hold *Hold `protobuf:"bytes,7,opt,name=hold,proto3,oneof"`
+}
+
+type Command_ReleaseHold struct {
+	ReleaseHold *ReleaseHold `protobuf:"bytes,8,opt,name=release_hold,json=releaseHold,proto3,oneof"`
+}
+
+type Command_ConvertHold struct {
+	ConvertHold *ConvertHold `protobuf:"bytes,9,opt,name=convert_hold,json=convertHold,proto3,oneof"`
+}
+
+type Command_Availability struct {
+	Availability *ReadAvailability `protobuf:"bytes,10,opt,name=availability,proto3,oneof"`
+}
+
+type Command_Wake struct {
+	Wake *Wake `protobuf:"bytes,11,opt,name=wake,proto3,oneof"`
+}
+
+type Command_Prune struct {
+	Prune *Prune `protobuf:"bytes,12,opt,name=prune,proto3,oneof"`
+}
+
+func (*Command_PutRoomType) isCommand_Op() {}
+
+func (*Command_SetInventory) isCommand_Op() {}
+
+func (*Command_Book) isCommand_Op() {}
+
+func (*Command_Modify) isCommand_Op() {}
+
+func (*Command_Cancel) isCommand_Op() {}
+
+func (*Command_Hold) isCommand_Op() {}
+
+func (*Command_ReleaseHold) isCommand_Op() {}
+
+func (*Command_ConvertHold) isCommand_Op() {}
+
+func (*Command_Availability) isCommand_Op() {}
+
+func (*Command_Wake) isCommand_Op() {}
+
+func (*Command_Prune) isCommand_Op() {}
 
 // Reply is the actor's answer. code is empty on success.
 type Reply struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Code    string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
 	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	// JSON object of error details.
+	// JSON object of the error's details (the API error shape's free-form
+	// "details").
 	Details []byte `protobuf:"bytes,3,opt,name=details,proto3" json:"details,omitempty"`
-	// JSON of the result (reservation, hold, room type, nights).
-	Result  []byte `protobuf:"bytes,4,opt,name=result,proto3" json:"result,omitempty"`
-	Seq     int64  `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
-	Nights  int32  `protobuf:"varint,6,opt,name=nights,proto3" json:"nights,omitempty"`
-	Created bool   `protobuf:"varint,7,opt,name=created,proto3" json:"created,omitempty"`
-	Price   int64  `protobuf:"varint,8,opt,name=price,proto3" json:"price,omitempty"`
+	Seq     int64  `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
 	// not_committed: the change was not made and may be retried as is.
-	NotCommitted bool `protobuf:"varint,9,opt,name=not_committed,json=notCommitted,proto3" json:"not_committed,omitempty"`
+	NotCommitted bool `protobuf:"varint,5,opt,name=not_committed,json=notCommitted,proto3" json:"not_committed,omitempty"`
 	// idempotency_taken: the key already has a stored outcome (found when
 	// committing); nothing was changed: read the stored outcome and replay it.
-	IdempotencyTaken bool `protobuf:"varint,10,opt,name=idempotency_taken,json=idempotencyTaken,proto3" json:"idempotency_taken,omitempty"`
+	IdempotencyTaken bool `protobuf:"varint,6,opt,name=idempotency_taken,json=idempotencyTaken,proto3" json:"idempotency_taken,omitempty"`
 	// refusal_stored: this refusal was stored with the request's
 	// Idempotency-Key in the actor's commit before it was answered.
-	RefusalStored bool `protobuf:"varint,11,opt,name=refusal_stored,json=refusalStored,proto3" json:"refusal_stored,omitempty"`
-	// allocations: how many reservations' allocations OP_PRUNE dropped
-	// (nights: how many nights).
-	Allocations   int32 `protobuf:"varint,12,opt,name=allocations,proto3" json:"allocations,omitempty"`
+	RefusalStored bool `protobuf:"varint,7,opt,name=refusal_stored,json=refusalStored,proto3" json:"refusal_stored,omitempty"`
+	// reservation: the row written (book, modify, cancel).
+	Reservation *Reservation `protobuf:"bytes,8,opt,name=reservation,proto3" json:"reservation,omitempty"`
+	// room_type and created: the stored room type (put_room_type).
+	RoomType *RoomType `protobuf:"bytes,9,opt,name=room_type,json=roomType,proto3" json:"room_type,omitempty"`
+	Created  bool      `protobuf:"varint,10,opt,name=created,proto3" json:"created,omitempty"`
+	// nights: the committed nights read (availability).
+	Nights []*Night `protobuf:"bytes,11,rep,name=nights,proto3" json:"nights,omitempty"`
+	// nights_changed: how many nights an ARI update changes, or a prune drops;
+	// allocations: how many reservations' allocations a prune drops.
+	NightsChanged int32 `protobuf:"varint,12,opt,name=nights_changed,json=nightsChanged,proto3" json:"nights_changed,omitempty"`
+	Allocations   int32 `protobuf:"varint,13,opt,name=allocations,proto3" json:"allocations,omitempty"`
+	// price: what the stays of a hold or booking cost.
+	Price         int64 `protobuf:"varint,14,opt,name=price,proto3" json:"price,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_actors_messages_proto_msgTypes[2]
+	mi := &file_actors_messages_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +1538,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_actors_messages_proto_msgTypes[2]
+	mi := &file_actors_messages_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +1551,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_actors_messages_proto_rawDescGZIP(), []int{2}
+	return file_actors_messages_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Reply) GetCode() string {
@@ -435,37 +1575,9 @@ func (x *Reply) GetDetails() []byte {
 	return nil
 }
 
-func (x *Reply) GetResult() []byte {
-	if x != nil {
-		return x.Result
-	}
-	return nil
-}
-
 func (x *Reply) GetSeq() int64 {
 	if x != nil {
 		return x.Seq
-	}
-	return 0
-}
-
-func (x *Reply) GetNights() int32 {
-	if x != nil {
-		return x.Nights
-	}
-	return 0
-}
-
-func (x *Reply) GetCreated() bool {
-	if x != nil {
-		return x.Created
-	}
-	return false
-}
-
-func (x *Reply) GetPrice() int64 {
-	if x != nil {
-		return x.Price
 	}
 	return 0
 }
@@ -491,9 +1603,51 @@ func (x *Reply) GetRefusalStored() bool {
 	return false
 }
 
+func (x *Reply) GetReservation() *Reservation {
+	if x != nil {
+		return x.Reservation
+	}
+	return nil
+}
+
+func (x *Reply) GetRoomType() *RoomType {
+	if x != nil {
+		return x.RoomType
+	}
+	return nil
+}
+
+func (x *Reply) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+func (x *Reply) GetNights() []*Night {
+	if x != nil {
+		return x.Nights
+	}
+	return nil
+}
+
+func (x *Reply) GetNightsChanged() int32 {
+	if x != nil {
+		return x.NightsChanged
+	}
+	return 0
+}
+
 func (x *Reply) GetAllocations() int32 {
 	if x != nil {
 		return x.Allocations
+	}
+	return 0
+}
+
+func (x *Reply) GetPrice() int64 {
+	if x != nil {
+		return x.Price
 	}
 	return 0
 }
@@ -506,56 +1660,133 @@ const file_actors_messages_proto_rawDesc = "" +
 	"\x04Idem\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12!\n" +
 	"\frequest_hash\x18\x02 \x01(\tR\vrequestHash\x12\x16\n" +
-	"\x06status\x18\x03 \x01(\x05R\x06status\"\xa0\x04\n" +
-	"\aCommand\x12#\n" +
-	"\x02op\x18\x01 \x01(\x0e2\x13.staylock.actors.OpR\x02op\x12)\n" +
-	"\x04idem\x18\x02 \x01(\v2\x15.staylock.actors.IdemR\x04idem\x12%\n" +
-	"\x0ereservation_id\x18\x03 \x01(\tR\rreservationId\x12\x17\n" +
-	"\ahold_id\x18\x04 \x01(\tR\x06holdId\x12\x14\n" +
-	"\x05stays\x18\x05 \x01(\fR\x05stays\x12 \n" +
-	"\vreservation\x18\x06 \x01(\fR\vreservation\x12+\n" +
-	"\x12expires_at_unix_ms\x18\a \x01(\x03R\x0fexpiresAtUnixMs\x12\x18\n" +
-	"\aupdates\x18\b \x01(\fR\aupdates\x12\x12\n" +
-	"\x04name\x18\t \x01(\tR\x04name\x12\x14\n" +
-	"\x05rooms\x18\n" +
-	" \x01(\x05R\x05rooms\x12\x14\n" +
-	"\x05price\x18\v \x01(\x03R\x05price\x12\x12\n" +
-	"\x04from\x18\f \x01(\x05R\x04from\x12\x0e\n" +
-	"\x02to\x18\r \x01(\x05R\x02to\x12\x1f\n" +
-	"\vother_price\x18\x0e \x01(\x03R\n" +
-	"otherPrice\x12%\n" +
-	"\x0eexpect_version\x18\x0f \x01(\x05R\rexpectVersion\x12\x16\n" +
-	"\x06result\x18\x10 \x01(\fR\x06result\x12\x17\n" +
-	"\adry_run\x18\x11 \x01(\bR\x06dryRun\x12)\n" +
-	"\x10hold_reservation\x18\x12 \x01(\tR\x0fholdReservation\"\xdc\x02\n" +
+	"\x06status\x18\x03 \x01(\x05R\x06status\"w\n" +
+	"\x04Stay\x12\x1b\n" +
+	"\troom_type\x18\x01 \x01(\tR\broomType\x12\x18\n" +
+	"\aarrival\x18\x02 \x01(\x05R\aarrival\x12\x1c\n" +
+	"\tdeparture\x18\x03 \x01(\x05R\tdeparture\x12\x1a\n" +
+	"\bquantity\x18\x04 \x01(\x05R\bquantity\"G\n" +
+	"\x05Guest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xfe\x02\n" +
+	"\vReservation\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\bproperty\x18\x02 \x01(\tR\bproperty\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12+\n" +
+	"\x05stays\x18\x04 \x03(\v2\x15.staylock.actors.StayR\x05stays\x12,\n" +
+	"\x05guest\x18\x05 \x01(\v2\x16.staylock.actors.GuestR\x05guest\x12\x18\n" +
+	"\achannel\x18\x06 \x01(\tR\achannel\x12!\n" +
+	"\fexternal_ref\x18\a \x01(\tR\vexternalRef\x12\x1f\n" +
+	"\vtotal_price\x18\b \x01(\x03R\n" +
+	"totalPrice\x12\x1a\n" +
+	"\bcurrency\x18\t \x01(\tR\bcurrency\x12\x18\n" +
+	"\aversion\x18\n" +
+	" \x01(\x05R\aversion\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\v \x01(\x03R\tcreatedAt\x12\x1d\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\x03R\tupdatedAt\"\xf9\x01\n" +
+	"\x0fInventoryUpdate\x12\x1b\n" +
+	"\troom_type\x18\x01 \x01(\tR\broomType\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\x05R\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\x05R\x02to\x12\x19\n" +
+	"\x05total\x18\x04 \x01(\x05H\x00R\x05total\x88\x01\x01\x12\x19\n" +
+	"\x05price\x18\x05 \x01(\x03H\x01R\x05price\x88\x01\x01\x12 \n" +
+	"\tstop_sell\x18\x06 \x01(\bH\x02R\bstopSell\x88\x01\x01\x12\x1e\n" +
+	"\bmin_stay\x18\a \x01(\x05H\x03R\aminStay\x88\x01\x01B\b\n" +
+	"\x06_totalB\b\n" +
+	"\x06_priceB\f\n" +
+	"\n" +
+	"_stop_sellB\v\n" +
+	"\t_min_stay\"\xc9\x01\n" +
+	"\x05Night\x12\x12\n" +
+	"\x04date\x18\x01 \x01(\x05R\x04date\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x05R\x05total\x12\x16\n" +
+	"\x06booked\x18\x03 \x01(\x05R\x06booked\x12\x12\n" +
+	"\x04held\x18\x04 \x01(\x05R\x04held\x12\x1c\n" +
+	"\tavailable\x18\x05 \x01(\x05R\tavailable\x12\x14\n" +
+	"\x05price\x18\x06 \x01(\x03R\x05price\x12\x1b\n" +
+	"\tstop_sell\x18\a \x01(\bR\bstopSell\x12\x19\n" +
+	"\bmin_stay\x18\b \x01(\x05R\aminStay\"\x88\x01\n" +
+	"\bRoomType\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05rooms\x18\x02 \x01(\x05R\x05rooms\x12\x14\n" +
+	"\x05price\x18\x03 \x01(\x03R\x05price\x12\x1d\n" +
+	"\n" +
+	"created_at\x18\x04 \x01(\x03R\tcreatedAt\x12\x1d\n" +
+	"\n" +
+	"updated_at\x18\x05 \x01(\x03R\tupdatedAt\"M\n" +
+	"\vPutRoomType\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05rooms\x18\x02 \x01(\x05R\x05rooms\x12\x14\n" +
+	"\x05price\x18\x03 \x01(\x03R\x05price\"\x88\x01\n" +
+	"\fSetInventory\x12:\n" +
+	"\aupdates\x18\x01 \x03(\v2 .staylock.actors.InventoryUpdateR\aupdates\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\x12#\n" +
+	"\rresponse_body\x18\x03 \x01(\fR\fresponseBody\"\x80\x01\n" +
+	"\x04Book\x12>\n" +
+	"\vreservation\x18\x01 \x01(\v2\x1c.staylock.actors.ReservationR\vreservation\x12\x17\n" +
+	"\ahold_id\x18\x02 \x01(\tR\x06holdId\x12\x1f\n" +
+	"\vother_price\x18\x03 \x01(\x03R\n" +
+	"otherPrice\"\x90\x01\n" +
+	"\x06Modify\x12>\n" +
+	"\vreservation\x18\x01 \x01(\v2\x1c.staylock.actors.ReservationR\vreservation\x12%\n" +
+	"\x0eexpect_version\x18\x02 \x01(\x05R\rexpectVersion\x12\x1f\n" +
+	"\vother_price\x18\x03 \x01(\x03R\n" +
+	"otherPrice\"L\n" +
+	"\x06Cancel\x12%\n" +
+	"\x0ereservation_id\x18\x01 \x01(\tR\rreservationId\x12\x1b\n" +
+	"\twrite_row\x18\x02 \x01(\bR\bwriteRow\"\xc7\x01\n" +
+	"\x04Hold\x12\x17\n" +
+	"\ahold_id\x18\x01 \x01(\tR\x06holdId\x12+\n" +
+	"\x05stays\x18\x02 \x03(\v2\x15.staylock.actors.StayR\x05stays\x12+\n" +
+	"\x12expires_at_unix_ms\x18\x03 \x01(\x03R\x0fexpiresAtUnixMs\x12'\n" +
+	"\x0freservation_tag\x18\x04 \x01(\tR\x0ereservationTag\x12#\n" +
+	"\rresponse_body\x18\x05 \x01(\fR\fresponseBody\"&\n" +
+	"\vReleaseHold\x12\x17\n" +
+	"\ahold_id\x18\x01 \x01(\tR\x06holdId\"z\n" +
+	"\vConvertHold\x12\x17\n" +
+	"\ahold_id\x18\x01 \x01(\tR\x06holdId\x12%\n" +
+	"\x0ereservation_id\x18\x02 \x01(\tR\rreservationId\x12+\n" +
+	"\x05stays\x18\x03 \x03(\v2\x15.staylock.actors.StayR\x05stays\"6\n" +
+	"\x10ReadAvailability\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\x05R\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\x05R\x02to\"\x06\n" +
+	"\x04Wake\"\x1f\n" +
+	"\x05Prune\x12\x16\n" +
+	"\x06before\x18\x01 \x01(\x05R\x06before\"\xb0\x05\n" +
+	"\aCommand\x12)\n" +
+	"\x04idem\x18\x01 \x01(\v2\x15.staylock.actors.IdemR\x04idem\x12B\n" +
+	"\rput_room_type\x18\x02 \x01(\v2\x1c.staylock.actors.PutRoomTypeH\x00R\vputRoomType\x12D\n" +
+	"\rset_inventory\x18\x03 \x01(\v2\x1d.staylock.actors.SetInventoryH\x00R\fsetInventory\x12+\n" +
+	"\x04book\x18\x04 \x01(\v2\x15.staylock.actors.BookH\x00R\x04book\x121\n" +
+	"\x06modify\x18\x05 \x01(\v2\x17.staylock.actors.ModifyH\x00R\x06modify\x121\n" +
+	"\x06cancel\x18\x06 \x01(\v2\x17.staylock.actors.CancelH\x00R\x06cancel\x12+\n" +
+	"\x04hold\x18\a \x01(\v2\x15.staylock.actors.HoldH\x00R\x04hold\x12A\n" +
+	"\frelease_hold\x18\b \x01(\v2\x1c.staylock.actors.ReleaseHoldH\x00R\vreleaseHold\x12A\n" +
+	"\fconvert_hold\x18\t \x01(\v2\x1c.staylock.actors.ConvertHoldH\x00R\vconvertHold\x12G\n" +
+	"\favailability\x18\n" +
+	" \x01(\v2!.staylock.actors.ReadAvailabilityH\x00R\favailability\x12+\n" +
+	"\x04wake\x18\v \x01(\v2\x15.staylock.actors.WakeH\x00R\x04wake\x12.\n" +
+	"\x05prune\x18\f \x01(\v2\x16.staylock.actors.PruneH\x00R\x05pruneB\x04\n" +
+	"\x02op\"\xfb\x03\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x18\n" +
-	"\adetails\x18\x03 \x01(\fR\adetails\x12\x16\n" +
-	"\x06result\x18\x04 \x01(\fR\x06result\x12\x10\n" +
-	"\x03seq\x18\x05 \x01(\x03R\x03seq\x12\x16\n" +
-	"\x06nights\x18\x06 \x01(\x05R\x06nights\x12\x18\n" +
-	"\acreated\x18\a \x01(\bR\acreated\x12\x14\n" +
-	"\x05price\x18\b \x01(\x03R\x05price\x12#\n" +
-	"\rnot_committed\x18\t \x01(\bR\fnotCommitted\x12+\n" +
-	"\x11idempotency_taken\x18\n" +
-	" \x01(\bR\x10idempotencyTaken\x12%\n" +
-	"\x0erefusal_stored\x18\v \x01(\bR\rrefusalStored\x12 \n" +
-	"\vallocations\x18\f \x01(\x05R\vallocations*\xd6\x01\n" +
-	"\x02Op\x12\x12\n" +
-	"\x0eOP_UNSPECIFIED\x10\x00\x12\x14\n" +
-	"\x10OP_PUT_ROOM_TYPE\x10\x01\x12\x14\n" +
-	"\x10OP_SET_INVENTORY\x10\x02\x12\v\n" +
-	"\aOP_BOOK\x10\x03\x12\r\n" +
-	"\tOP_MODIFY\x10\x04\x12\r\n" +
-	"\tOP_CANCEL\x10\x05\x12\v\n" +
-	"\aOP_HOLD\x10\x06\x12\x13\n" +
-	"\x0fOP_RELEASE_HOLD\x10\a\x12\x13\n" +
-	"\x0fOP_CONVERT_HOLD\x10\b\x12\x13\n" +
-	"\x0fOP_AVAILABILITY\x10\t\x12\v\n" +
-	"\aOP_WAKE\x10\n" +
-	"\x12\f\n" +
-	"\bOP_PRUNE\x10\vB%Z#github.com/staylock/staylock/actorsb\x06proto3"
+	"\adetails\x18\x03 \x01(\fR\adetails\x12\x10\n" +
+	"\x03seq\x18\x04 \x01(\x03R\x03seq\x12#\n" +
+	"\rnot_committed\x18\x05 \x01(\bR\fnotCommitted\x12+\n" +
+	"\x11idempotency_taken\x18\x06 \x01(\bR\x10idempotencyTaken\x12%\n" +
+	"\x0erefusal_stored\x18\a \x01(\bR\rrefusalStored\x12>\n" +
+	"\vreservation\x18\b \x01(\v2\x1c.staylock.actors.ReservationR\vreservation\x126\n" +
+	"\troom_type\x18\t \x01(\v2\x19.staylock.actors.RoomTypeR\broomType\x12\x18\n" +
+	"\acreated\x18\n" +
+	" \x01(\bR\acreated\x12.\n" +
+	"\x06nights\x18\v \x03(\v2\x16.staylock.actors.NightR\x06nights\x12%\n" +
+	"\x0enights_changed\x18\f \x01(\x05R\rnightsChanged\x12 \n" +
+	"\vallocations\x18\r \x01(\x05R\vallocations\x12\x14\n" +
+	"\x05price\x18\x0e \x01(\x03R\x05priceB%Z#github.com/staylock/staylock/actorsb\x06proto3"
 
 var (
 	file_actors_messages_proto_rawDescOnce sync.Once
@@ -569,22 +1800,57 @@ func file_actors_messages_proto_rawDescGZIP() []byte {
 	return file_actors_messages_proto_rawDescData
 }
 
-var file_actors_messages_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_actors_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_actors_messages_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_actors_messages_proto_goTypes = []any{
-	(Op)(0),         // 0: staylock.actors.Op
-	(*Idem)(nil),    // 1: staylock.actors.Idem
-	(*Command)(nil), // 2: staylock.actors.Command
-	(*Reply)(nil),   // 3: staylock.actors.Reply
+	(*Idem)(nil),             // 0: staylock.actors.Idem
+	(*Stay)(nil),             // 1: staylock.actors.Stay
+	(*Guest)(nil),            // 2: staylock.actors.Guest
+	(*Reservation)(nil),      // 3: staylock.actors.Reservation
+	(*InventoryUpdate)(nil),  // 4: staylock.actors.InventoryUpdate
+	(*Night)(nil),            // 5: staylock.actors.Night
+	(*RoomType)(nil),         // 6: staylock.actors.RoomType
+	(*PutRoomType)(nil),      // 7: staylock.actors.PutRoomType
+	(*SetInventory)(nil),     // 8: staylock.actors.SetInventory
+	(*Book)(nil),             // 9: staylock.actors.Book
+	(*Modify)(nil),           // 10: staylock.actors.Modify
+	(*Cancel)(nil),           // 11: staylock.actors.Cancel
+	(*Hold)(nil),             // 12: staylock.actors.Hold
+	(*ReleaseHold)(nil),      // 13: staylock.actors.ReleaseHold
+	(*ConvertHold)(nil),      // 14: staylock.actors.ConvertHold
+	(*ReadAvailability)(nil), // 15: staylock.actors.ReadAvailability
+	(*Wake)(nil),             // 16: staylock.actors.Wake
+	(*Prune)(nil),            // 17: staylock.actors.Prune
+	(*Command)(nil),          // 18: staylock.actors.Command
+	(*Reply)(nil),            // 19: staylock.actors.Reply
 }
 var file_actors_messages_proto_depIdxs = []int32{
-	0, // 0: staylock.actors.Command.op:type_name -> staylock.actors.Op
-	1, // 1: staylock.actors.Command.idem:type_name -> staylock.actors.Idem
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	1,  // 0: staylock.actors.Reservation.stays:type_name -> staylock.actors.Stay
+	2,  // 1: staylock.actors.Reservation.guest:type_name -> staylock.actors.Guest
+	4,  // 2: staylock.actors.SetInventory.updates:type_name -> staylock.actors.InventoryUpdate
+	3,  // 3: staylock.actors.Book.reservation:type_name -> staylock.actors.Reservation
+	3,  // 4: staylock.actors.Modify.reservation:type_name -> staylock.actors.Reservation
+	1,  // 5: staylock.actors.Hold.stays:type_name -> staylock.actors.Stay
+	1,  // 6: staylock.actors.ConvertHold.stays:type_name -> staylock.actors.Stay
+	0,  // 7: staylock.actors.Command.idem:type_name -> staylock.actors.Idem
+	7,  // 8: staylock.actors.Command.put_room_type:type_name -> staylock.actors.PutRoomType
+	8,  // 9: staylock.actors.Command.set_inventory:type_name -> staylock.actors.SetInventory
+	9,  // 10: staylock.actors.Command.book:type_name -> staylock.actors.Book
+	10, // 11: staylock.actors.Command.modify:type_name -> staylock.actors.Modify
+	11, // 12: staylock.actors.Command.cancel:type_name -> staylock.actors.Cancel
+	12, // 13: staylock.actors.Command.hold:type_name -> staylock.actors.Hold
+	13, // 14: staylock.actors.Command.release_hold:type_name -> staylock.actors.ReleaseHold
+	14, // 15: staylock.actors.Command.convert_hold:type_name -> staylock.actors.ConvertHold
+	15, // 16: staylock.actors.Command.availability:type_name -> staylock.actors.ReadAvailability
+	16, // 17: staylock.actors.Command.wake:type_name -> staylock.actors.Wake
+	17, // 18: staylock.actors.Command.prune:type_name -> staylock.actors.Prune
+	3,  // 19: staylock.actors.Reply.reservation:type_name -> staylock.actors.Reservation
+	6,  // 20: staylock.actors.Reply.room_type:type_name -> staylock.actors.RoomType
+	5,  // 21: staylock.actors.Reply.nights:type_name -> staylock.actors.Night
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_actors_messages_proto_init() }
@@ -592,19 +1858,32 @@ func file_actors_messages_proto_init() {
 	if File_actors_messages_proto != nil {
 		return
 	}
+	file_actors_messages_proto_msgTypes[4].OneofWrappers = []any{}
+	file_actors_messages_proto_msgTypes[18].OneofWrappers = []any{
+		(*Command_PutRoomType)(nil),
+		(*Command_SetInventory)(nil),
+		(*Command_Book)(nil),
+		(*Command_Modify)(nil),
+		(*Command_Cancel)(nil),
+		(*Command_Hold)(nil),
+		(*Command_ReleaseHold)(nil),
+		(*Command_ConvertHold)(nil),
+		(*Command_Availability)(nil),
+		(*Command_Wake)(nil),
+		(*Command_Prune)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actors_messages_proto_rawDesc), len(file_actors_messages_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   3,
+			NumEnums:      0,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_actors_messages_proto_goTypes,
 		DependencyIndexes: file_actors_messages_proto_depIdxs,
-		EnumInfos:         file_actors_messages_proto_enumTypes,
 		MessageInfos:      file_actors_messages_proto_msgTypes,
 	}.Build()
 	File_actors_messages_proto = out.File

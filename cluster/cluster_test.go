@@ -25,12 +25,19 @@ import (
 	"github.com/staylock/staylock/persistence/pgtest"
 )
 
+// member is one started node and the coordinator over it, as serve wires
+// them.
+type member struct {
+	*cluster.Node
+	engine *actors.Coordinator
+}
+
 // testCluster is n members in this process sharing one in-memory
 // membership agent and one Postgres database.
 type testCluster struct {
 	agent *test.InMemAgent
 	dbURL string
-	nodes []*cluster.Node
+	nodes []*member
 }
 
 func MustStartCluster(t *testing.T, n int) *testCluster {
@@ -44,7 +51,7 @@ func MustStartCluster(t *testing.T, n int) *testCluster {
 }
 
 // MustAdd starts one more member.
-func (tc *testCluster) MustAdd(t *testing.T) *cluster.Node {
+func (tc *testCluster) MustAdd(t *testing.T) *member {
 	t.Helper()
 	store := MustOpen(t, tc.dbURL)
 	n, err := cluster.Start(store, cluster.Options{Agent: tc.agent, Logger: logger(t),
@@ -53,8 +60,9 @@ func (tc *testCluster) MustAdd(t *testing.T) *cluster.Node {
 		t.Fatalf("start member: %v", err)
 	}
 	t.Cleanup(func() { n.Shutdown(false) })
-	tc.nodes = append(tc.nodes, n)
-	return n
+	m := &member{Node: n, engine: actors.NewCoordinator(n, store, n.RequestTimeout(), logger(t))}
+	tc.nodes = append(tc.nodes, m)
+	return m
 }
 
 // MustConverge waits until every running member sees all running members.
@@ -102,29 +110,29 @@ func checkFor(t testing.TB, d time.Duration, f func() error) {
 	}
 }
 
-func MustPutRoomType(t testing.TB, n *cluster.Node, id string, rooms int32) {
+func MustPutRoomType(t testing.TB, n *member, id string, rooms int32) {
 	t.Helper()
-	if _, _, err := n.PutRoomType(context.Background(), booking.RoomType{Tenant: tenant, Property: property, ID: id,
+	if _, _, err := n.engine.PutRoomType(context.Background(), booking.RoomType{Tenant: tenant, Property: property, ID: id,
 		Name: "Room " + id, Rooms: rooms, Price: 10000}); err != nil {
 		t.Fatalf("put room type %s: %v", id, err)
 	}
 }
 
-func book(ctx context.Context, n *cluster.Node, rt string, arrival string, nights int, key string) (booking.Reservation, error) {
-	var idem *cluster.Idem
+func book(ctx context.Context, n *member, rt string, arrival string, nights int, key string) (booking.Reservation, error) {
+	var idem *booking.Idempotency
 	if key != "" {
-		idem = &cluster.Idem{Key: key, RequestHash: "h-" + key, Status: 201}
+		idem = &booking.Idempotency{Key: key, RequestHash: "h-" + key, Status: 201}
 	}
 	a := date(arrival)
-	return n.CreateReservation(ctx, cluster.NewReservation{Tenant: tenant, Property: property, Currency: "EUR",
+	return n.engine.CreateReservation(ctx, booking.NewReservation{Tenant: tenant, Property: property, Currency: "EUR",
 		Stays:   []booking.Stay{{RoomType: rt, Arrival: a, Departure: a + booking.Date(nights), Quantity: 1}},
 		Guest:   booking.Guest{Name: "Guest"},
 		Channel: "test"}, idem)
 }
 
-func bookedOn(t testing.TB, n *cluster.Node, rt, night string) int32 {
+func bookedOn(t testing.TB, n *member, rt, night string) int32 {
 	t.Helper()
-	av, err := n.Availability(context.Background(), tenant, property, []string{rt}, date(night), date(night)+1)
+	av, err := n.engine.Availability(context.Background(), tenant, property, []string{rt}, date(night), date(night)+1)
 	if err != nil {
 		t.Fatalf("availability %s: %v", rt, err)
 	}
@@ -243,14 +251,14 @@ func TestCluster_ACallBoundedByItsContextEvenWhenTheLookupHangs(t *testing.T) {
 		t.Fatal("no identity owned by the dead member")
 	}
 	start := time.Now()
-	_, err := tc.nodes[0].Availability(ctx, tenant, property, []string{rt}, date("2027-03-01"), date("2027-03-02"))
+	_, err := tc.nodes[0].engine.Availability(ctx, tenant, property, []string{rt}, date("2027-03-01"), date("2027-03-02"))
 	if err == nil {
 		t.Fatal("availability from a dead owner succeeded")
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Fatalf("call took %s with a 50ms context (protoactor's lookup waits 5s)", took)
 	}
-	if errors.Is(err, cluster.ErrMaybeDone) {
+	if errors.Is(err, booking.ErrMaybeDone) {
 		t.Fatalf("a read answered ErrMaybeDone: %v", err)
 	}
 }
@@ -269,7 +277,7 @@ func BenchmarkForward(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { n.Shutdown(false) })
-		tc.nodes = append(tc.nodes, n)
+		tc.nodes = append(tc.nodes, &member{Node: n, engine: actors.NewCoordinator(n, store, n.RequestTimeout(), zap.NewNop())})
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for tc.nodes[0].Members() != 2 || tc.nodes[1].Members() != 2 {
@@ -298,7 +306,7 @@ func BenchmarkForward(b *testing.B) {
 				b.SetParallelism(par)
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						if _, err := tc.nodes[0].Availability(context.Background(), tenant, property, []string{rt}, from, from+1); err != nil {
+						if _, err := tc.nodes[0].engine.Availability(context.Background(), tenant, property, []string{rt}, from, from+1); err != nil {
 							b.Error(err)
 							return
 						}

@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -107,13 +106,13 @@ func runSplitBrain(t *testing.T, store persistence.Store, rooms int, requests in
 		sb.sides[i] = &side{sys: actor.NewActorSystem()}
 	}
 	sb.spawn(0)
-	if _, err := sb.ask(0, &actors.Command{Op: actors.Op_OP_PUT_ROOM_TYPE, Name: "Deluxe", Rooms: int32(rooms), Price: 100}); err != nil {
+	if _, err := sb.ask(0, &actors.Command{Op: &actors.Command_PutRoomType{PutRoomType: &actors.PutRoomType{Name: "Deluxe", Rooms: int32(rooms), Price: 100}}}); err != nil {
 		t.Fatalf("room type: %v", err)
 	}
 	sb.spawn(1) // loads the room type: both activations now hold the same state
 	// Wait until it has: an activation loads on start, which a busy machine
 	// could delay until the other side has sold everything.
-	if _, err := sb.ask(1, &actors.Command{Op: actors.Op_OP_WAKE}); err != nil {
+	if _, err := sb.ask(1, &actors.Command{Op: &actors.Command_Wake{Wake: &actors.Wake{}}}); err != nil {
 		t.Fatalf("second activation: %v", err)
 	}
 	for i := range sb.sides {
@@ -128,10 +127,10 @@ func runSplitBrain(t *testing.T, store persistence.Store, rooms int, requests in
 			for k := c; k < requests; k += 8 {
 				id := fmt.Sprintf("r_split%04d", k)
 				now := time.Now().UTC()
-				row, _ := json.Marshal(booking.Reservation{ID: id, Tenant: tenant, Property: property, Status: booking.StatusConfirmed,
+				row := actors.ReservationMsg(booking.Reservation{ID: id, Tenant: tenant, Property: property, Status: booking.StatusConfirmed,
 					Stays: []booking.Stay{{RoomType: rt, Arrival: night, Departure: night + 1, Quantity: 1}},
 					Guest: booking.Guest{Name: "Guest"}, Channel: "split", Currency: "EUR", Version: 1, CreatedAt: now, UpdatedAt: now})
-				cmd := &actors.Command{Op: actors.Op_OP_BOOK, Reservation: row,
+				cmd := &actors.Command{Op: &actors.Command_Book{Book: &actors.Book{Reservation: row}},
 					Idem: &actors.Idem{Key: "k-" + id, RequestHash: "h-" + id, Status: 201}}
 				done := rec.Call(c, clustertest.Booking{RoomType: rt, First: 0, Nights: 1, Qty: 1})
 				r, err := sb.ask(k%2, cmd) // alternate between the two activations

@@ -203,7 +203,7 @@ func (p *passivation) barrier(c actor.ReceiverContext, next actor.ReceiverFunc) 
 				bp.fire()
 			}
 		}()
-		next(c, &actor.MessageEnvelope{Message: &actors.Command{Op: actors.Op_OP_WAKE}, Sender: pid})
+		next(c, &actor.MessageEnvelope{Message: &actors.Command{Op: &actors.Command_Wake{Wake: &actors.Wake{}}}, Sender: pid})
 	}()
 }
 

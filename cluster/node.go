@@ -238,8 +238,7 @@ func Start(store persistence.Store, opts Options) (n *Node, err error) {
 	c.StartMember()
 	go g.watch(n.stop, watchdogTick)
 
-	n.Client = &Client{store: store, router: rt, guard: g, m: m, timeout: opts.RequestTimeout,
-		log: log, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }, ready: n.ready}
+	n.Client = &Client{keys: store, router: rt, guard: g, m: m, timeout: opts.RequestTimeout, ready: n.ready}
 	log.Info("cluster member started", zap.String("provider", opts.Provider), zap.String("address", system.Address()),
 		zap.String("member_id", system.ID), zap.Int("members", rt.memberCount()),
 		zap.Duration("pause_limit", opts.Timing.PauseLimit))

@@ -26,7 +26,7 @@ func TestCluster_PruneHistoryWalksEveryRoomType(t *testing.T) {
 			t.Fatalf("book %s %s: %v", b.rt, b.arrival, err)
 		}
 	}
-	roomTypes, nights, allocations, err := tc.nodes[1].PruneHistory(ctx, date("2026-11-01"))
+	roomTypes, nights, allocations, err := tc.nodes[1].engine.PruneHistory(ctx, date("2026-11-01"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestCluster_PruneHistoryWalksEveryRoomType(t *testing.T) {
 	if got := bookedOn(t, n, "std", "2026-11-15"); got != 1 {
 		t.Errorf("std 2026-11-15 booked %d, want 1", got)
 	}
-	if rts, ns, as, err := n.PruneHistory(ctx, date("2026-11-01")); err != nil || rts+ns+as != 0 {
+	if rts, ns, as, err := n.engine.PruneHistory(ctx, date("2026-11-01")); err != nil || rts+ns+as != 0 {
 		t.Errorf("second walk: %d room types, %d nights, %d allocations (%v); want nothing", rts, ns, as, err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/staylock/staylock/actors"
 	"github.com/staylock/staylock/auth"
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/cluster"
@@ -75,42 +76,42 @@ func (f *faultEngine) PutRoomType(ctx context.Context, rt booking.RoomType) (boo
 	return f.Engine.PutRoomType(ctx, rt)
 }
 
-func (f *faultEngine) UpdateInventory(ctx context.Context, tenant, property string, updates []booking.InventoryUpdate, idem *cluster.Idem) (int, error) {
+func (f *faultEngine) UpdateInventory(ctx context.Context, tenant, property string, updates []booking.InventoryUpdate, idem *booking.Idempotency) (int, error) {
 	if err := f.enter(); err != nil {
 		return 0, err
 	}
 	return f.Engine.UpdateInventory(ctx, tenant, property, updates, idem)
 }
 
-func (f *faultEngine) CreateReservation(ctx context.Context, r cluster.NewReservation, idem *cluster.Idem) (booking.Reservation, error) {
+func (f *faultEngine) CreateReservation(ctx context.Context, r booking.NewReservation, idem *booking.Idempotency) (booking.Reservation, error) {
 	if err := f.enter(); err != nil {
 		return booking.Reservation{}, err
 	}
 	return f.Engine.CreateReservation(ctx, r, idem)
 }
 
-func (f *faultEngine) ModifyReservation(ctx context.Context, tenant, id string, stays []booking.Stay, guest *booking.Guest, idem *cluster.Idem) (booking.Reservation, error) {
+func (f *faultEngine) ModifyReservation(ctx context.Context, tenant, id string, stays []booking.Stay, guest *booking.Guest, idem *booking.Idempotency) (booking.Reservation, error) {
 	if err := f.enter(); err != nil {
 		return booking.Reservation{}, err
 	}
 	return f.Engine.ModifyReservation(ctx, tenant, id, stays, guest, idem)
 }
 
-func (f *faultEngine) CancelReservation(ctx context.Context, tenant, id string, idem *cluster.Idem) (booking.Reservation, error) {
+func (f *faultEngine) CancelReservation(ctx context.Context, tenant, id string, idem *booking.Idempotency) (booking.Reservation, error) {
 	if err := f.enter(); err != nil {
 		return booking.Reservation{}, err
 	}
 	return f.Engine.CancelReservation(ctx, tenant, id, idem)
 }
 
-func (f *faultEngine) CreateHold(ctx context.Context, tenant, property string, stays []booking.Stay, ttl time.Duration, idem *cluster.Idem) (booking.Hold, error) {
+func (f *faultEngine) CreateHold(ctx context.Context, tenant, property string, stays []booking.Stay, ttl time.Duration, idem *booking.Idempotency) (booking.Hold, error) {
 	if err := f.enter(); err != nil {
 		return booking.Hold{}, err
 	}
 	return f.Engine.CreateHold(ctx, tenant, property, stays, ttl, idem)
 }
 
-func (f *faultEngine) ReleaseHold(ctx context.Context, tenant, id string, idem *cluster.Idem) error {
+func (f *faultEngine) ReleaseHold(ctx context.Context, tenant, id string, idem *booking.Idempotency) error {
 	if err := f.enter(); err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func MustOpenStore(t *testing.T, backend string) persistence.Store {
 }
 
 // newEngine starts the real engine: a local cluster node with the actors
-// on the test's store.
+// on the test's store, and the coordinator over it.
 func newEngine(t *testing.T, store persistence.Store) gateway.Engine {
 	t.Helper()
 	n, err := cluster.Start(store, cluster.Options{Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))})
@@ -191,7 +192,7 @@ func newEngine(t *testing.T, store persistence.Store) gateway.Engine {
 		t.Fatalf("start cluster node: %v", err)
 	}
 	t.Cleanup(func() { n.Shutdown(false) })
-	return n
+	return actors.NewCoordinator(n, store, n.RequestTimeout(), zap.NewNop())
 }
 
 // newEnv builds a seeded env; opts may adjust the server options.

@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/staylock/staylock/booking"
-	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -77,7 +76,7 @@ func apiError(err error, debug bool) *booking.Error {
 	}
 	out := &booking.Error{Code: booking.CodeInternal, Message: msgInternal}
 	switch {
-	case errors.Is(err, cluster.ErrMaybeDone):
+	case errors.Is(err, booking.ErrMaybeDone):
 		// Not "nothing was changed": say so, the key makes a retry safe.
 		out = &booking.Error{Code: booking.CodeUnavailable, Message: msgMaybeDone}
 	case isUnavailable(err):

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/staylock/staylock/booking"
-	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -46,7 +45,7 @@ func TestAPIError(t *testing.T) {
 		{"store not found", fmt.Errorf("get: %w", persistence.ErrNotFound), booking.CodeNotFound},
 		{"deadline", fmt.Errorf("call x: %w", context.DeadlineExceeded), booking.CodeUnavailable},
 		{"maybe committed", persistence.ErrMaybeCommitted, booking.CodeUnavailable},
-		{"maybe done", cluster.ErrMaybeDone, booking.CodeUnavailable},
+		{"maybe done", booking.ErrMaybeDone, booking.CodeUnavailable},
 		{"network", &net.OpError{Op: "dial", Err: errors.New("refused")}, booking.CodeUnavailable},
 		{"plain", secret, booking.CodeInternal},
 		{"internal booking error", booking.Errorf(booking.CodeInternal, "%v", secret), booking.CodeInternal},

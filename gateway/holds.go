@@ -10,7 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/staylock/staylock/booking"
-	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -69,7 +68,7 @@ func (h *holdHandler) create(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *cluster.Idem) (any, error) {
+	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *booking.Idempotency) (any, error) {
 		hold, err := h.engine.CreateHold(ctx, p.Tenant, p.ID, stays, time.Duration(ttl)*time.Second, idem)
 		if err != nil {
 			return nil, err
@@ -94,7 +93,7 @@ func (h *holdHandler) release(c *gin.Context) {
 		return
 	}
 	tenant := tenantOf(c)
-	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *cluster.Idem) (any, error) {
+	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *booking.Idempotency) (any, error) {
 		return nil, h.engine.ReleaseHold(ctx, tenant, id, idem)
 	})
 }

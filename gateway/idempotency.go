@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/staylock/staylock/booking"
-	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -138,7 +137,7 @@ var errKeyReused = booking.Errorf(booking.CodeIdempotencyKeyReused,
 // fn receives the Idem to hand to the engine (nil without a key). A non-nil
 // result is marshalled with json.Marshal: the engine stores the same bytes.
 func (x *idempotency) serve(c *gin.Context, r responder, call idemCall,
-	fn func(ctx context.Context, idem *cluster.Idem) (any, error)) {
+	fn func(ctx context.Context, idem *booking.Idempotency) (any, error)) {
 	ctx := c.Request.Context()
 	// A change, once started, runs to its end even if the client goes away:
 	// its outcome then is stored for the retry instead of left in doubt. The
@@ -184,7 +183,7 @@ func (x *idempotency) serve(c *gin.Context, r responder, call idemCall,
 		// Someone else holds the key: look again (wait or replay).
 	}
 
-	idem := &cluster.Idem{Key: call.key, RequestHash: call.hash, Status: int32(call.status)}
+	idem := &booking.Idempotency{Key: call.key, RequestHash: call.hash, Status: call.status}
 	v, err := fn(changeCtx, idem)
 	// The bookkeeping below must happen even if the client has gone.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)

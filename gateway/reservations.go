@@ -13,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/staylock/staylock/booking"
-	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -84,7 +83,7 @@ func (h *reservationHandler) create(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	nr := cluster.NewReservation{
+	nr := booking.NewReservation{
 		Tenant: p.Tenant, Property: p.ID, Currency: p.Currency,
 		Stays: stays, Guest: guest, Channel: body.Channel, ExternalRef: body.ExternalRef, HoldID: holdID,
 	}
@@ -92,7 +91,7 @@ func (h *reservationHandler) create(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *cluster.Idem) (any, error) {
+	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *booking.Idempotency) (any, error) {
 		r, err := h.engine.CreateReservation(ctx, nr, idem)
 		h.count(nr.Channel, outcomeConfirmed, err)
 		if err != nil {
@@ -258,7 +257,7 @@ func (h *reservationHandler) modify(c *gin.Context) {
 		return
 	}
 	tenant := tenantOf(c)
-	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *cluster.Idem) (any, error) {
+	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *booking.Idempotency) (any, error) {
 		r, err := h.engine.ModifyReservation(ctx, tenant, id, stays, guest, idem)
 		if err != nil {
 			if code := booking.ErrorCode(err); code == booking.CodeSoldOut || code == booking.CodeRestricted {
@@ -319,7 +318,7 @@ func (h *reservationHandler) cancel(c *gin.Context) {
 		return
 	}
 	tenant := tenantOf(c)
-	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *cluster.Idem) (any, error) {
+	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *booking.Idempotency) (any, error) {
 		before, err := h.store.GetReservation(ctx, tenant, id)
 		if errors.Is(err, persistence.ErrNotFound) {
 			return nil, booking.NotFound(booking.KindReservation, id)

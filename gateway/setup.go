@@ -10,7 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/staylock/staylock/booking"
-	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -300,7 +299,7 @@ func (h *setupHandler) updateInventory(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *cluster.Idem) (any, error) {
+	h.idem.serve(c, h.responder, call, func(ctx context.Context, idem *booking.Idempotency) (any, error) {
 		n, err := h.engine.UpdateInventory(ctx, p.Tenant, p.ID, updates, idem)
 		if err != nil {
 			return nil, err
@@ -344,7 +343,7 @@ type availabilityResponse struct {
 	Property  string                         `json:"property"`
 	From      booking.Date                   `json:"from"`
 	To        booking.Date                   `json:"to"`
-	RoomTypes []cluster.RoomTypeAvailability `json:"room_types"`
+	RoomTypes []booking.RoomTypeAvailability `json:"room_types"`
 }
 
 // availability: GET /v1/properties/{property}/availability?from=&to=[&room_type=].
@@ -381,7 +380,7 @@ func (h *setupHandler) availability(c *gin.Context) {
 			roomTypes = append(roomTypes, rt.ID)
 		}
 	}
-	out := availabilityResponse{Property: p.ID, From: from, To: to, RoomTypes: []cluster.RoomTypeAvailability{}}
+	out := availabilityResponse{Property: p.ID, From: from, To: to, RoomTypes: []booking.RoomTypeAvailability{}}
 	if len(roomTypes) > 0 {
 		av, err := h.engine.Availability(ctx, p.Tenant, p.ID, roomTypes, from, to)
 		if err != nil {

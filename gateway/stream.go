@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/notify"
 	"github.com/staylock/staylock/persistence"
 )
@@ -159,7 +160,7 @@ func newHub(store persistence.Store, engine Engine, log *zap.Logger, debug bool,
 // onDeltas hands each delta to the connections subscribed to its
 // property. It runs on the bus goroutine and never blocks: each connection
 // queues or coalesces under its own short lock.
-func (h *hub) onDeltas(batch []notify.Delta) {
+func (h *hub) onDeltas(batch []booking.AvailabilityDelta) {
 	now := time.Now()
 	h.mu.RLock()
 	defer h.mu.RUnlock()

@@ -29,7 +29,7 @@ type commitClock struct {
 	at sync.Map // "rt/prev_seq" → time.Time
 }
 
-func (c *commitClock) Publish(d notify.Delta) {
+func (c *commitClock) Publish(d booking.AvailabilityDelta) {
 	c.at.Store(fmt.Sprintf("%s/%d", d.RoomType, d.PrevSeq), d.At)
 	c.Local.Publish(d)
 }

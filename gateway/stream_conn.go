@@ -15,7 +15,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/staylock/staylock/booking"
-	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/notify"
 	"github.com/staylock/staylock/persistence"
 )
@@ -48,7 +47,7 @@ type snapshotMsg struct {
 	Property  string                         `json:"property"`
 	From      booking.Date                   `json:"from"`
 	To        booking.Date                   `json:"to"`
-	RoomTypes []cluster.RoomTypeAvailability `json:"room_types"`
+	RoomTypes []booking.RoomTypeAvailability `json:"room_types"`
 }
 
 type deltaMsg struct {
@@ -72,9 +71,9 @@ type streamSub struct {
 	property string
 	from, to booking.Date
 
-	loading     bool           // a snapshot read is in flight: deltas park
-	reloadAgain bool           // read the snapshot once more when this one lands
-	parked      []notify.Delta // deltas that arrived while loading
+	loading     bool                        // a snapshot read is in flight: deltas park
+	reloadAgain bool                        // read the snapshot once more when this one lands
+	parked      []booking.AvailabilityDelta // deltas that arrived while loading
 	chains      map[string]*chain
 }
 
@@ -311,7 +310,7 @@ func (c *streamConn) active(sub *streamSub) bool {
 
 // offer takes one delta of sub's property from the bus (shared: its
 // encoding for every connection, or nil). It never blocks.
-func (c *streamConn) offer(sub *streamSub, d *notify.Delta, shared *sharedDelta, now time.Time) {
+func (c *streamConn) offer(sub *streamSub, d *booking.AvailabilityDelta, shared *sharedDelta, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.active(sub) {
@@ -332,7 +331,7 @@ func (c *streamConn) offer(sub *streamSub, d *notify.Delta, shared *sharedDelta,
 
 // apply advances sub's chain of d's room type and queues, or coalesces, the
 // client's delta. c.mu held, sub not loading.
-func (c *streamConn) apply(sub *streamSub, d *notify.Delta, shared *sharedDelta, now time.Time) {
+func (c *streamConn) apply(sub *streamSub, d *booking.AvailabilityDelta, shared *sharedDelta, now time.Time) {
 	ch := sub.chains[d.RoomType]
 	if ch == nil { // a room type new since the snapshot: its chain starts at 0
 		ch = &chain{}
@@ -493,7 +492,7 @@ func (h *hub) snapshot(ctx context.Context, tenant string, sub *streamSub) (*sna
 		return nil, err
 	}
 	out := &snapshotMsg{Type: "snapshot", Property: sub.property, From: sub.from, To: sub.to,
-		RoomTypes: []cluster.RoomTypeAvailability{}}
+		RoomTypes: []booking.RoomTypeAvailability{}}
 	if len(rts) == 0 {
 		return out, nil
 	}

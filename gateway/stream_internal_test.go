@@ -9,7 +9,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/staylock/staylock/booking"
-	"github.com/staylock/staylock/notify"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -34,8 +33,8 @@ func newTestConn(t *testing.T, opts StreamOptions) (*streamConn, *streamSub) {
 	return c, sub
 }
 
-func d(prev, seq int64, nights ...booking.NightView) *notify.Delta {
-	return &notify.Delta{Tenant: "t", Property: "p1", RoomType: "dlx", PrevSeq: prev, Seq: seq, Nights: nights, At: time.Now()}
+func d(prev, seq int64, nights ...booking.NightView) *booking.AvailabilityDelta {
+	return &booking.AvailabilityDelta{Tenant: "t", Property: "p1", RoomType: "dlx", PrevSeq: prev, Seq: seq, Nights: nights, At: time.Now()}
 }
 
 // TestCoalescesWhileBehind: deltas that pile up before the writer takes

@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/staylock/staylock/booking"
-	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/jobs"
 	"github.com/staylock/staylock/jobs/webhook"
 	"github.com/staylock/staylock/persistence"
@@ -147,7 +146,7 @@ func (h *webhookHandler) delete(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h.idem.serve(c, h.responder, call, func(ctx context.Context, _ *cluster.Idem) (any, error) {
+	h.idem.serve(c, h.responder, call, func(ctx context.Context, _ *booking.Idempotency) (any, error) {
 		err := h.store.DeleteWebhook(ctx, e.Tenant, e.ID)
 		if err == nil {
 			h.changed(c)
@@ -200,7 +199,7 @@ func (h *webhookHandler) rotateSecret(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h.idem.serve(c, h.responder, call, func(ctx context.Context, _ *cluster.Idem) (any, error) {
+	h.idem.serve(c, h.responder, call, func(ctx context.Context, _ *booking.Idempotency) (any, error) {
 		secret, until := webhook.NewSecret(), time.Now().Add(time.Duration(window)*time.Second).UTC()
 		if err := h.store.RotateWebhookSecret(ctx, e.Tenant, e.ID, secret, until); err != nil {
 			return nil, err
@@ -283,7 +282,7 @@ func (h *webhookHandler) retry(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h.idem.serve(c, h.responder, call, func(ctx context.Context, _ *cluster.Idem) (any, error) {
+	h.idem.serve(c, h.responder, call, func(ctx context.Context, _ *booking.Idempotency) (any, error) {
 		d, err := h.store.GetDelivery(ctx, e.Tenant, e.ID, id)
 		if errors.Is(err, persistence.ErrNotFound) {
 			return nil, booking.NotFound(booking.KindDelivery, c.Param("delivery"))

@@ -42,19 +42,15 @@ func MustStartServer(t *testing.T) realServer {
 	// The delta bus, as serve.go wires it without REDIS_URL, so that the
 	// stream (the dashboard scenario) gets every commit.
 	bus := notify.NewLocal(notify.LocalOptions{})
-	publish := func(c actors.Commit) {
-		bus.Publish(notify.Delta{Tenant: c.Tenant, Property: c.Property, RoomType: c.RoomType,
-			PrevSeq: c.PrevSeq, Seq: c.Seq, Nights: c.Nights, AllNights: c.AllNights, At: c.At})
-	}
 	node, err := cluster.Start(store, cluster.Options{Logger: log,
 		Actor: actors.Options{GroupCommit: true, MaxBatch: 256, SnapshotEvery: 1000, IdempotencyTTL: 72 * time.Hour,
-			OnCommit: publish}})
+			OnCommit: bus.Publish}})
 	if err != nil {
 		_ = bus.Close()
 		_ = store.Close()
 		t.Fatalf("start cluster: %v", err)
 	}
-	srv := gateway.New(store, node, log, gateway.Options{Version: "loadtest-test", Local: true,
+	srv := gateway.New(store, actors.NewCoordinator(node, store, node.RequestTimeout(), log), log, gateway.Options{Version: "loadtest-test", Local: true,
 		Stream: gateway.StreamOptions{Bus: bus, SigningKey: []byte("loadtest-test-signing-key-32-bytes!")}})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {

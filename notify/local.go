@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+
+	"github.com/staylock/staylock/booking"
 )
 
 // LocalOptions tune an in-process bus.
@@ -43,13 +45,13 @@ func newLocal(opts LocalOptions, c *counters) *Local {
 }
 
 // Publish queues d for delivery; it never blocks.
-func (l *Local) Publish(d Delta) {
+func (l *Local) Publish(d booking.AvailabilityDelta) {
 	l.count.published.Add(1)
 	l.deliver(d)
 }
 
 // deliver queues d for this node's subscribers.
-func (l *Local) deliver(d Delta) {
+func (l *Local) deliver(d booking.AvailabilityDelta) {
 	if l.closed.Load() {
 		l.count.dropped.Add(1)
 		return
@@ -115,7 +117,7 @@ func (l *Local) Close() error {
 
 func (l *Local) run() {
 	defer close(l.done)
-	var batch []Delta
+	var batch []booking.AvailabilityDelta
 	for {
 		select {
 		case <-l.stop:

@@ -9,33 +9,9 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/staylock/staylock/booking"
 )
-
-// Delta is one committed change (or several, coalesced) of one room type:
-// the latest counts of the nights that changed between PrevSeq and Seq.
-// A Delta handed to subscribers is shared: treat it, and its Nights, as
-// read-only.
-type Delta struct {
-	Tenant   string `json:"tenant"`
-	Property string `json:"property"`
-	RoomType string `json:"room_type"`
-	// PrevSeq is the room type's seq before the change, Seq after it.
-	PrevSeq int64 `json:"prev_seq"`
-	Seq     int64 `json:"seq"`
-	// Nights are the changed nights' latest counts, sorted by date.
-	Nights []booking.NightView `json:"nights,omitempty"`
-	// AllNights: the room type's defaults changed, so every night not in
-	// Nights may have changed too; a receiver re-reads its range.
-	AllNights bool `json:"all_nights,omitempty"`
-	// At is when the (first) change committed, for commit→send latency.
-	At time.Time `json:"at"`
-}
-
-// Key names the room type of d: tenant/property/room_type.
-func (d *Delta) Key() string { return d.Tenant + "/" + d.Property + "/" + d.RoomType }
 
 // Handler receives what a bus delivers, on the bus's own goroutine; neither
 // function may block. Deltas of one room type arrive in the order one node
@@ -43,7 +19,7 @@ func (d *Delta) Key() string { return d.Tenant + "/" + d.Property + "/" + d.Room
 type Handler struct {
 	// Deltas gets a batch; the slice is reused after the call returns (keep
 	// the Delta values, not the slice).
-	Deltas func(batch []Delta)
+	Deltas func(batch []booking.AvailabilityDelta)
 	// Lost, when set, is called when deltas may have been missed (the bus
 	// reconnected to Redis): receivers should re-read what they show.
 	Lost func()
@@ -55,7 +31,7 @@ type Bus interface {
 	// Publish queues d for every subscriber. It never blocks: deltas of a
 	// room type still queued are coalesced, and when the queue is full d is
 	// dropped and counted.
-	Publish(d Delta)
+	Publish(d booking.AvailabilityDelta)
 	// Subscribe registers h until cancel is called.
 	Subscribe(h Handler) (cancel func())
 	// Check reports whether the bus works (for /readyz and /health).
@@ -94,7 +70,7 @@ const DefaultQueueLimit = 65536
 // hidden.
 type queue struct {
 	mu    sync.Mutex
-	items []Delta
+	items []booking.AvailabilityDelta
 	index map[string]int // room type key → index of its last item
 	limit int
 	lost  bool
@@ -109,7 +85,7 @@ func newQueue(limit int) *queue {
 }
 
 // push adds d; it reports whether d was kept and whether it was merged.
-func (q *queue) push(d Delta) (kept, merged bool) {
+func (q *queue) push(d booking.AvailabilityDelta) (kept, merged bool) {
 	key := d.Key()
 	q.mu.Lock()
 	if i, ok := q.index[key]; ok && q.items[i].Seq == d.PrevSeq {
@@ -148,7 +124,7 @@ func (q *queue) signal() {
 
 // take moves everything queued into buf (reset) and returns it, with the
 // lost flag, which it clears.
-func (q *queue) take(buf []Delta) ([]Delta, bool) {
+func (q *queue) take(buf []booking.AvailabilityDelta) ([]booking.AvailabilityDelta, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	buf = append(buf[:0], q.items...)

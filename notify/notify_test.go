@@ -19,13 +19,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // collector records what a subscriber gets.
 type collector struct {
 	mu     sync.Mutex
-	deltas []notify.Delta
+	deltas []booking.AvailabilityDelta
 	lost   int
 }
 
 func (c *collector) handler() notify.Handler {
 	return notify.Handler{
-		Deltas: func(b []notify.Delta) {
+		Deltas: func(b []booking.AvailabilityDelta) {
 			c.mu.Lock()
 			c.deltas = append(c.deltas, b...)
 			c.mu.Unlock()
@@ -38,10 +38,10 @@ func (c *collector) handler() notify.Handler {
 	}
 }
 
-func (c *collector) get() ([]notify.Delta, int) {
+func (c *collector) get() ([]booking.AvailabilityDelta, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]notify.Delta(nil), c.deltas...), c.lost
+	return append([]booking.AvailabilityDelta(nil), c.deltas...), c.lost
 }
 
 // waitFor polls cond until it holds or 5 s pass.
@@ -63,13 +63,13 @@ func night(d booking.Date, booked int32) booking.NightView {
 	return booking.NightView{Date: day0 + d, Total: 10, Booked: booked, Available: 10 - booked}
 }
 
-func delta(rt string, prev int64, n ...booking.NightView) notify.Delta {
-	return notify.Delta{Tenant: "t", Property: "p", RoomType: rt, PrevSeq: prev, Seq: prev + 1, Nights: n, At: time.Now()}
+func delta(rt string, prev int64, n ...booking.NightView) booking.AvailabilityDelta {
+	return booking.AvailabilityDelta{Tenant: "t", Property: "p", RoomType: rt, PrevSeq: prev, Seq: prev + 1, Nights: n, At: time.Now()}
 }
 
 // lastSeqs checks that the deltas of each room type form one chain from 0
 // and returns where each chain ends.
-func lastSeqs(t *testing.T, ds []notify.Delta) map[string]int64 {
+func lastSeqs(t *testing.T, ds []booking.AvailabilityDelta) map[string]int64 {
 	t.Helper()
 	last := map[string]int64{}
 	for _, d := range ds {
@@ -144,7 +144,7 @@ func TestLocalNeverBlocksAndCountsDrops(t *testing.T) {
 	defer bus.Close()
 	release := make(chan struct{})
 	var once sync.Once
-	cancel := bus.Subscribe(notify.Handler{Deltas: func([]notify.Delta) { once.Do(func() { <-release }) }})
+	cancel := bus.Subscribe(notify.Handler{Deltas: func([]booking.AvailabilityDelta) { once.Do(func() { <-release }) }})
 	defer cancel()
 	bus.Publish(delta("x", 0))
 	waitFor(t, "the subscriber to be stuck", func() bool { return bus.Stats().Delivered == 0 && bus.Stats().Published == 1 })

@@ -15,6 +15,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	"github.com/staylock/staylock/booking"
 )
 
 // RedisOptions tune the Redis bus.
@@ -58,8 +60,8 @@ type Redis struct {
 
 // envelope is one published message: a batch of one node's deltas.
 type envelope struct {
-	Node   string  `json:"node"`
-	Deltas []Delta `json:"deltas"`
+	Node   string                      `json:"node"`
+	Deltas []booking.AvailabilityDelta `json:"deltas"`
 }
 
 // NewRedis starts a bus on the Redis server of url (redis:// or rediss://).
@@ -112,7 +114,7 @@ func (r *Redis) Channel() string { return r.channel }
 
 // Publish delivers d to this node's subscribers and queues it for the
 // others; it never blocks.
-func (r *Redis) Publish(d Delta) {
+func (r *Redis) Publish(d booking.AvailabilityDelta) {
 	r.count.published.Add(1)
 	r.local.deliver(d)
 	if r.closed.Load() {
@@ -175,7 +177,7 @@ func (r *Redis) Close() error {
 // see the gap in the seq chain.
 func (r *Redis) publish() {
 	defer r.wg.Done()
-	var batch []Delta
+	var batch []booking.AvailabilityDelta
 	failing := false
 	for {
 		select {
@@ -206,7 +208,7 @@ func (r *Redis) publish() {
 	}
 }
 
-func (r *Redis) send(batch []Delta) error {
+func (r *Redis) send(batch []booking.AvailabilityDelta) error {
 	ctx, cancel := context.WithTimeout(context.Background(), r.opts.Timeout)
 	defer cancel()
 	pipe := r.client.Pipeline()

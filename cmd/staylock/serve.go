@@ -101,13 +101,14 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		Provider: cfg.ClusterProvider, Bind: cfg.ClusterBind, Seeds: cfg.ClusterSeeds, EtcdEndpoints: cfg.EtcdEndpoints,
 		Logger: log, Registry: reg,
 		Actor: actors.Options{SnapshotEvery: int64(cfg.SnapshotEvery), MaxBatch: cfg.MaxBatch,
-			GroupCommit: cfg.GroupCommit, IdempotencyTTL: cfg.IdempotencyTTL, OnCommit: publishCommits(bus),
+			GroupCommit: cfg.GroupCommit, IdempotencyTTL: cfg.IdempotencyTTL, OnCommit: bus.Publish,
 			Outbox: outbox(cfg, hooks)},
 	})
 	if err != nil {
 		return fmt.Errorf("start cluster: %w", err)
 	}
 	defer node.Shutdown(false)
+	engine := actors.NewCoordinator(node, store, node.RequestTimeout(), log)
 
 	adminJobs, err := jobUI(ctx, cfg, store, log)
 	if err != nil {
@@ -118,7 +119,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		return err
 	}
 	defer closeLimit()
-	srv := gateway.New(store, node, log, gateway.Options{
+	srv := gateway.New(store, engine, log, gateway.Options{
 		BodyLimit: int64(cfg.BodyLimit), IdempotencyTTL: cfg.IdempotencyTTL, Version: Version(),
 		Debug: cfg.Debug, Local: cfg.IsLocal(), Registry: reg,
 		Stream: gateway.StreamOptions{Bus: bus, Once: once, SigningKey: cfg.SigningKey(), VerifyKeys: cfg.VerifyKeys(),
@@ -150,13 +151,13 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(gateway.Listener(ln)) }()
 
-	stopQueue, err := serveQueue(ctx, cfg, store, node, log, reg)
+	stopQueue, err := serveQueue(ctx, cfg, store, engine, log, reg)
 	if err != nil {
 		return err
 	}
 	defer stopQueue()
 
-	if n, err := node.WakeHeldRoomTypes(ctx); err != nil {
+	if n, err := engine.WakeHeldRoomTypes(ctx); err != nil {
 		log.Warn("could not wake room types with holds", zap.Error(err))
 	} else if n > 0 {
 		log.Info("woke room types with holds", zap.Int("room_types", n))
@@ -288,16 +289,6 @@ func newBus(cfg config.Config, log *zap.Logger) (notify.Bus, gateway.OnceStore, 
 		return nil, nil, err
 	}
 	return b, b, nil
-}
-
-// publishCommits returns the actors' OnCommit hook that publishes each
-// committed batch as a delta. It runs on the actor's goroutine and never
-// blocks (Publish only queues).
-func publishCommits(bus notify.Bus) func(actors.Commit) {
-	return func(c actors.Commit) {
-		bus.Publish(notify.Delta{Tenant: c.Tenant, Property: c.Property, RoomType: c.RoomType,
-			PrevSeq: c.PrevSeq, Seq: c.Seq, Nights: c.Nights, AllNights: c.AllNights, At: c.At})
-	}
 }
 
 // redisLogger routes go-redis's own messages (dial retries) into zap, at

@@ -28,6 +28,7 @@ type Server struct {
 	Store   persistence.Store
 	Gateway *gateway.Server
 	Node    *cluster.Node
+	Engine  *actors.Coordinator
 	HTTP    *httptest.Server
 }
 
@@ -80,12 +81,13 @@ func Start(t testing.TB, dbURL string, opts Options) *Server {
 	}
 	opts.Actor.GroupCommit = true
 	if opts.Actor.OnCommit == nil {
-		opts.Actor.OnCommit = PublishCommits(bus)
+		opts.Actor.OnCommit = bus.Publish
 	}
 	node, err := cluster.Start(store, cluster.Options{Actor: opts.Actor, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}
+	engine := actors.NewCoordinator(node, store, node.RequestTimeout(), zap.NewNop())
 	// The listener first, so that the page's origin can be allowed.
 	hs := httptest.NewUnstartedServer(nil)
 	url := "http://" + hs.Listener.Addr().String()
@@ -93,7 +95,7 @@ func Start(t testing.TB, dbURL string, opts Options) *Server {
 		opts.Gateway.Stream.Bus = bus
 	}
 	opts.Gateway.Stream.AllowedOrigins = append(opts.Gateway.Stream.AllowedOrigins, url)
-	gw := gateway.New(store, node, zap.NewNop(), opts.Gateway)
+	gw := gateway.New(store, engine, zap.NewNop(), opts.Gateway)
 	gw.AddSoftCheck("bus", bus.Check)
 	hs.Config.Handler = gw.Handler()
 	hs.Start()
@@ -114,16 +116,7 @@ func Start(t testing.TB, dbURL string, opts Options) *Server {
 		}
 		_ = store.Close()
 	})
-	return &Server{URL: hs.URL, Bus: bus, Store: store, Gateway: gw, Node: node, HTTP: hs}
-}
-
-// PublishCommits is the actors' OnCommit hook that publishes to bus, as
-// `staylock serve` wires it.
-func PublishCommits(bus notify.Bus) func(actors.Commit) {
-	return func(c actors.Commit) {
-		bus.Publish(notify.Delta{Tenant: c.Tenant, Property: c.Property, RoomType: c.RoomType,
-			PrevSeq: c.PrevSeq, Seq: c.Seq, Nights: c.Nights, AllNights: c.AllNights, At: c.At})
-	}
+	return &Server{URL: hs.URL, Bus: bus, Store: store, Gateway: gw, Node: node, Engine: engine, HTTP: hs}
 }
 
 // MustKey creates an API key (and its tenant when new) and returns the secret.

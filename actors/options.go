@@ -1,0 +1,86 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"go.uber.org/zap"
+
+	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/persistence"
+)
+
+// Options tune the inventory actor.
+type Options struct {
+	// SnapshotEvery is the fewest events between two snapshots. An actor
+	// waits longer when its state is larger (one event per reservation or
+	// hold it knows), so that snapshots cost O(1) per event however big
+	// the calendar grows; a reload replays at most about as many events as
+	// the snapshot holds entries.
+	SnapshotEvery int64
+	// MaxBatch bounds the requests of one group commit.
+	MaxBatch int
+	// GroupCommit false commits every change on its own (a benchmark switch).
+	GroupCommit bool
+	// CommitTimeout bounds one batch transaction.
+	CommitTimeout time.Duration
+	// IdleTimeout passivates an actor nobody asked anything for this long.
+	IdleTimeout time.Duration
+	// IdempotencyTTL is how long completed keys are kept.
+	IdempotencyTTL time.Duration
+	// RecentKeys bounds the idempotency keys an actor remembers in memory.
+	RecentKeys int
+	Logger     *zap.Logger
+	// OnCommit, when set, is called after each commit with the nights that
+	// changed (the live deltas). It runs on the actor's goroutine and must
+	// not block.
+	OnCommit func(d booking.AvailabilityDelta)
+	// Outbox, when set, returns the jobs (emails, webhooks) of a batch;
+	// they are written in the batch's own transaction, so no commit goes
+	// without its jobs and no job without its commit. It runs on the
+	// actor's goroutine and must not block.
+	Outbox func(b persistence.OutboxBatch) []persistence.JobRow
+
+	// now is the actor's clock: the wall clock at the stores' precision;
+	// the hold-expiry tests move it (export_test.go).
+	now func() time.Time
+}
+
+func (o *Options) withDefaults() {
+	if o.SnapshotEvery <= 0 {
+		o.SnapshotEvery = 500
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.CommitTimeout <= 0 {
+		o.CommitTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 10 * time.Minute
+	}
+	if o.IdempotencyTTL <= 0 {
+		o.IdempotencyTTL = 72 * time.Hour
+	}
+	if o.RecentKeys <= 0 {
+		o.RecentKeys = 4096
+	}
+	if o.now == nil {
+		o.now = now
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+}
+
+// now is the wall clock at the precision both stores keep (Postgres keeps
+// microseconds), so an answer shows the same times a later read does.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Props returns the actor props of the inventory kind.
+func Props(store persistence.Store, opts Options) *actor.Props {
+	opts.withDefaults()
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &inventoryActor{store: store, opts: opts}
+	})
+}
