@@ -205,7 +205,7 @@ func (a *inventoryActor) resolveUnknown(b *batch, cause error) {
 // readOutcome reads the journal's last seq until it says whether the
 // events first..last were stored (nil), not stored, or overtaken by
 // another activation; it gives up as fenced after timeout.
-func readOutcome(store persistence.Store, actorID string, first, last int64, timeout time.Duration, cause error) error {
+func readOutcome(store Store, actorID string, first, last int64, timeout time.Duration, cause error) error {
 	deadline := time.Now().Add(timeout)
 	for pause := 50 * time.Millisecond; ; pause = min(2*pause, time.Second) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -5,12 +5,11 @@ import (
 	"time"
 
 	"github.com/staylock/staylock/booking"
-	"github.com/staylock/staylock/persistence"
 )
 
 // LoadInventory rebuilds an actor's state from its snapshot and journal,
 // as an activation would.
-func LoadInventory(ctx context.Context, store persistence.Store, actorID string) (*booking.Inventory, error) {
+func LoadInventory(ctx context.Context, store Store, actorID string) (*booking.Inventory, error) {
 	inv, _, err := loadInventory(ctx, store, actorID)
 	return inv, err
 }

@@ -23,7 +23,7 @@ import (
 //   - deltas.go: the nights a batch changed, for live deltas and jobs.
 
 type inventoryActor struct {
-	store persistence.Store
+	store Store
 	opts  Options
 	log   *zap.Logger
 

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -77,8 +78,20 @@ func (o *Options) withDefaults() {
 // microseconds), so an answer shows the same times a later read does.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
+// Store is what the inventory actor needs of the store: its own state
+// (load, commit, the journal's last seq to resolve an unknown commit) and
+// the rows it reads while deciding.
+type Store interface {
+	LoadActor(ctx context.Context, actorID string) (persistence.ActorState, error)
+	CommitBatch(ctx context.Context, b persistence.Batch) error
+	LastSeq(ctx context.Context, actorID string) (int64, error)
+	GetRoomType(ctx context.Context, tenant, property, id string) (booking.RoomType, error)
+	GetReservation(ctx context.Context, tenant, id string) (booking.Reservation, error)
+	GetIdempotency(ctx context.Context, tenant, key string) (persistence.IdempotencyRecord, error)
+}
+
 // Props returns the actor props of the inventory kind.
-func Props(store persistence.Store, opts Options) *actor.Props {
+func Props(store Store, opts Options) *actor.Props {
 	opts.withDefaults()
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &inventoryActor{store: store, opts: opts}

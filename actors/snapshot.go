@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/staylock/staylock/booking"
-	"github.com/staylock/staylock/persistence"
 )
 
 // load reads the snapshot and the journal after it.
@@ -23,7 +22,7 @@ func (a *inventoryActor) load() error {
 
 // loadInventory rebuilds an actor's state from its snapshot and journal,
 // and tells how many events follow the snapshot.
-func loadInventory(ctx context.Context, store persistence.Store, actorID string) (*booking.Inventory, int64, error) {
+func loadInventory(ctx context.Context, store Store, actorID string) (*booking.Inventory, int64, error) {
 	st, err := store.LoadActor(ctx, actorID)
 	if err != nil {
 		return nil, 0, fmt.Errorf("load actor %s: %w", actorID, err)

@@ -99,7 +99,7 @@ func (g *guard) watch(stop <-chan struct{}, tick time.Duration) {
 // commits and refuses every commit once the node is evicted (answering
 // ErrFenced, so the activation stops exactly as a fenced one does).
 type guardedStore struct {
-	persistence.Store
+	actors.Store
 	g   *guard
 	log *zap.Logger
 }

@@ -37,7 +37,6 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/staylock/staylock/actors"
-	"github.com/staylock/staylock/persistence"
 )
 
 // Providers (Options.Provider; CLUSTER_PROVIDER).
@@ -154,7 +153,7 @@ type Node struct {
 }
 
 // Start starts a cluster member hosting the inventory kind.
-func Start(store persistence.Store, opts Options) (n *Node, err error) {
+func Start(store actors.Store, opts Options) (n *Node, err error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}

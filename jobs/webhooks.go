@@ -127,12 +127,26 @@ func DeliveryRow(d DeliveryJob, maxAttempts int, replay string) (persistence.Job
 	return persistence.JobRow{Kind: KindWebhookDelivery, Queue: QueueWebhooks, Key: key, Args: args, MaxAttempts: maxAttempts}, nil
 }
 
+// webhookLister lists a tenant's endpoints.
+type webhookLister interface {
+	ListWebhooks(ctx context.Context, tenant string) ([]persistence.WebhookEndpoint, error)
+}
+
+// tenantsWithWebhooks lists the tenants with at least one endpoint.
+type tenantsWithWebhooks interface {
+	TenantsWithWebhooks(ctx context.Context) ([]string, error)
+}
+
 // fanoutWorker makes one delivery job per endpoint of the tenant that
 // subscribes to the event. The deliveries are unique per (message,
 // endpoint): a fan-out that runs twice makes each once.
 type fanoutWorker struct {
 	river.WorkerDefaults[FanoutArgs]
-	store       persistence.Store
+	store interface {
+		webhookLister
+		reservationReader
+		CommitBatch(ctx context.Context, b persistence.Batch) error
+	}
 	maxAttempts int
 }
 
@@ -185,7 +199,10 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) err
 // (exponential backoff with jitter) and the dead-letter state to River.
 type deliveryWorker struct {
 	river.WorkerDefaults[DeliveryArgs]
-	store     persistence.Store
+	store interface {
+		webhookLister
+		RecordDelivery(ctx context.Context, d persistence.WebhookDelivery) (int64, error)
+	}
 	sender    *webhook.Sender
 	retryBase time.Duration
 	log       *zap.Logger
@@ -254,7 +271,7 @@ func (w *WebhookTenants) Has(tenant string) bool {
 }
 
 // Refresh reads the set from the store.
-func (w *WebhookTenants) Refresh(ctx context.Context, store persistence.Store) error {
+func (w *WebhookTenants) Refresh(ctx context.Context, store tenantsWithWebhooks) error {
 	ts, err := store.TenantsWithWebhooks(ctx)
 	if err != nil {
 		return err
@@ -269,7 +286,7 @@ func (w *WebhookTenants) Refresh(ctx context.Context, store persistence.Store) e
 
 // Run refreshes the set every interval until ctx ends; while the store does
 // not answer, the last set stays.
-func (w *WebhookTenants) Run(ctx context.Context, store persistence.Store, every time.Duration, log *zap.Logger) {
+func (w *WebhookTenants) Run(ctx context.Context, store tenantsWithWebhooks, every time.Duration, log *zap.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

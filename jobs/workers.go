@@ -17,13 +17,18 @@ import (
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
+// reservationReader reads the row a job is about, as committed.
+type reservationReader interface {
+	GetReservation(ctx context.Context, tenant, id string) (booking.Reservation, error)
+}
+
 // mailWorker sends a reservation email. A refusal for good (an SMTP 5xx, an
 // unusable address) cancels the job: retrying would only repeat it. Anything
 // else is retried with River's backoff until the job's attempts are used up,
 // then the job is discarded (River's dead-letter state).
 type mailWorker struct {
 	river.WorkerDefaults[MailArgs]
-	store  persistence.Store
+	store  reservationReader
 	sender mail.Sender
 	from   string
 	log    *zap.Logger
@@ -66,8 +71,10 @@ func send(ctx context.Context, sender mail.Sender, m mail.Message, log *zap.Logg
 // purgeWorker deletes expired idempotency records (periodic).
 type purgeWorker struct {
 	river.WorkerDefaults[PurgeArgs]
-	store persistence.Store
-	log   *zap.Logger
+	store interface {
+		PurgeIdempotency(ctx context.Context, now time.Time) (int64, error)
+	}
+	log *zap.Logger
 }
 
 func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
