@@ -107,7 +107,7 @@ proto-check: $(PROTOC_GEN_GO) ## fail when committed .pb.go files differ from th
 	exit $$status
 
 bench: ## Staylock vs the baselines and the in-memory ceiling, interleaved, 3 reps; writes docs/benchmarks.md (BENCH_ARGS="--reps 1 --duration 5s" for a quick run)
-	$(GO) run ./cmd/staylock-bench $(BENCH_ARGS)
+	$(GO) run ./bench/cmd/staylock-bench $(BENCH_ARGS)
 
 bench-go: ## Go benchmarks of the hot path: rules, actor on each store, batch commit (BENCHFLAGS="-benchtime=1x" for a smoke run)
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) $(BENCH_PKGS)

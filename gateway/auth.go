@@ -39,8 +39,7 @@ const (
 // clock skew between hosts.
 const KeyNodeLive = keyCacheTTL + keyConfirmEvery + time.Second
 
-// keyCacheMax bounds the cache; past it, expired entries are swept and, if
-// that is not enough, the cache starts over.
+// keyCacheMax bounds the cache; past it the least recently used key goes.
 const keyCacheMax = 10000
 
 // keyLookupTimeout bounds one store lookup of a key.
@@ -49,23 +48,16 @@ const keyLookupTimeout = 5 * time.Second
 // keyCache keeps positive key lookups for a short time so that the hot path
 // does not ask the database on every request. Unknown keys are not cached.
 type keyCache struct {
-	store persistence.Store
-	ttl   time.Duration
-	now   func() time.Time
-	group singleflight.Group
+	store   persistence.Store
+	group   singleflight.Group
+	entries *expiringLRU[persistence.APIKey] // by the key's hash
 
-	mu         sync.Mutex
-	generation int64                // the key generation applied: entries are from it
-	entries    map[string]cachedKey // by the key's hash
+	mu         sync.Mutex // orders put against apply
+	generation int64      // the key generation applied: entries are from it
 }
 
-type cachedKey struct {
-	key   persistence.APIKey
-	until time.Time
-}
-
-func newKeyCache(store persistence.Store, ttl time.Duration) *keyCache {
-	return &keyCache{store: store, ttl: ttl, now: time.Now, entries: map[string]cachedKey{}}
+func newKeyCache(store persistence.Store, size int, ttl time.Duration) *keyCache {
+	return &keyCache{store: store, entries: newExpiringLRU[persistence.APIKey](size, ttl)}
 }
 
 // lookup returns the live key for secret; persistence.ErrNotFound when there
@@ -73,13 +65,9 @@ func newKeyCache(store persistence.Store, ttl time.Duration) *keyCache {
 func (k *keyCache) lookup(ctx context.Context, secret string) (persistence.APIKey, error) {
 	hash := auth.HashAPIKey(secret)
 	h := string(hash)
-	now := k.now()
-	k.mu.Lock()
-	e, ok := k.entries[h]
-	gen := k.generation
-	k.mu.Unlock()
-	if ok && now.Before(e.until) {
-		return e.key, nil
+	gen := k.generationNow()
+	if key, ok := k.entries.get(h); ok {
+		return key, nil
 	}
 	v, err, _ := k.group.Do(h, func() (any, error) {
 		// Shared by every caller waiting for this key: not bound to the
@@ -97,9 +85,7 @@ func (k *keyCache) lookup(ctx context.Context, secret string) (persistence.APIKe
 		return key, nil
 	})
 	if err != nil {
-		k.mu.Lock()
-		delete(k.entries, h)
-		k.mu.Unlock()
+		k.entries.remove(h)
 		return persistence.APIKey{}, err
 	}
 	return v.(persistence.APIKey), nil
@@ -108,23 +94,12 @@ func (k *keyCache) lookup(ctx context.Context, secret string) (persistence.APIKe
 // put caches key unless the generation moved since its lookup began: the
 // lookup may have read the key before a revocation committed.
 func (k *keyCache) put(h string, key persistence.APIKey, gen int64) {
-	now := k.now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if gen != k.generation {
 		return
 	}
-	if len(k.entries) >= keyCacheMax {
-		for kh, e := range k.entries {
-			if !now.Before(e.until) {
-				delete(k.entries, kh)
-			}
-		}
-		if len(k.entries) >= keyCacheMax {
-			clear(k.entries)
-		}
-	}
-	k.entries[h] = cachedKey{key: key, until: now.Add(k.ttl)}
+	k.entries.add(h, key, k.entries.now())
 }
 
 // generationNow is the generation the cache has applied.
@@ -143,7 +118,7 @@ func (k *keyCache) apply(gen int64) bool {
 		return false
 	}
 	k.generation = gen
-	clear(k.entries)
+	k.entries.purge()
 	return true
 }
 

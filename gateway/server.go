@@ -137,11 +137,11 @@ func New(store persistence.Store, engine Engine, log *zap.Logger, opts Options) 
 		registerOrReuse(opts.Registry, prometheusProcessCollector())
 	}
 	s := &Server{
-		store:   newPropertyCache(store),
+		store:   newPropertyCache(store, propertyCacheMax, propertyTTL),
 		engine:  engine,
 		log:     log,
 		opts:    opts,
-		keys:    newKeyCache(store, keyCacheTTL),
+		keys:    newKeyCache(store, keyCacheMax, keyCacheTTL),
 		metrics: newMetrics(opts.Registry),
 	}
 	s.idem = &idempotency{store: store, ttl: opts.IdempotencyTTL, wait: idempotencyWait, poll: idempotencyPoll}

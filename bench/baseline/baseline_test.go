@@ -20,7 +20,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/staylock/staylock/baseline"
+	"github.com/staylock/staylock/bench/baseline"
 	"github.com/staylock/staylock/loadtest"
 	"github.com/staylock/staylock/persistence/pgtest"
 )

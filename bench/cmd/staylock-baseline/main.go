@@ -20,7 +20,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/staylock/staylock/baseline"
+	"github.com/staylock/staylock/bench/baseline"
 )
 
 func main() {

@@ -4,7 +4,7 @@
 // in-memory ceiling, interleaved and repeated, and writes the medians,
 // ranges and ratios to docs/benchmarks.md.
 //
-//	go run ./cmd/staylock-bench [--reps 3] [--duration 10s] [--out docs/benchmarks.md]
+//	go run ./bench/cmd/staylock-bench [--reps 3] [--duration 10s] [--out docs/benchmarks.md]
 //
 // It needs PostgreSQL (PG_BENCH_URL, default the tests' server) and
 // redis-server on PATH (it starts its own with appendfsync always).
@@ -116,7 +116,7 @@ func run() error {
 	if b.pgURL == "" {
 		b.pgURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	}
-	for bin, pkg := range map[string]string{b.staylock: "./cmd/staylock", b.baseline: "./cmd/staylock-baseline"} {
+	for bin, pkg := range map[string]string{b.staylock: "./cmd/staylock", b.baseline: "./bench/cmd/staylock-baseline"} {
 		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
 			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
 		}
@@ -475,7 +475,7 @@ func writeReport(path string, results []result, reps int, duration time.Duration
 	fmt.Fprintf(&sb, "%s\n## Measured: %s\n\n", beginMarker, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&sb, "- machine: %s, %d cores, %s\n", cpuModel(), runtime.NumCPU(), memTotal())
 	fmt.Fprintf(&sb, "- commit: `%s`\n", strings.TrimSpace(string(commit)))
-	fmt.Fprintf(&sb, "- command: `make bench` (`go run ./cmd/staylock-bench --reps %d --duration %s`); every run on a fresh database, engines interleaved\n", reps, duration)
+	fmt.Fprintf(&sb, "- command: `make bench` (`go run ./bench/cmd/staylock-bench --reps %d --duration %s`); every run on a fresh database, engines interleaved\n", reps, duration)
 	fmt.Fprintf(&sb, "- figures are medians of %d runs with the [min–max] range; ratios compare medians within this one command\n\n", reps)
 	var flagged []string
 	for _, sc := range chosen {
