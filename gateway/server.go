@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/staylock/staylock/internal/metricsreg"
 	"github.com/staylock/staylock/jobs"
 	"github.com/staylock/staylock/jobs/webhook"
 	"github.com/staylock/staylock/persistence"
@@ -132,9 +133,7 @@ func New(store persistence.Store, engine Engine, log *zap.Logger, opts Options) 
 		log = zap.NewNop()
 	}
 	if opts.Registry == nil {
-		opts.Registry = prometheus.NewRegistry()
-		registerOrReuse(opts.Registry, prometheusGoCollector())
-		registerOrReuse(opts.Registry, prometheusProcessCollector())
+		opts.Registry = metricsreg.NewRegistry()
 	}
 	s := &Server{
 		store:   newPropertyCache(store),
