@@ -4,7 +4,8 @@
 // (liveness, readiness, health, metrics).
 //
 // Every route is declared once in Server.routes with the access it needs, so
-// that a test can enumerate them all (Server.Routes).
+// that tests can enumerate them all (Server.Routes): each is guarded, and
+// the table is docs/openapi.yaml's list of operations, in both directions.
 package gateway
 
 import (
