@@ -48,6 +48,10 @@ const (
 	ProviderK8s   = "k8s"
 )
 
+// DefaultBind is Options.Bind's default (CLUSTER_BIND): loopback, a free
+// port.
+const DefaultBind = "127.0.0.1:0"
+
 // ClusterName is the protoactor cluster name (and the etcd key prefix).
 const ClusterName = "staylock"
 
@@ -165,7 +169,7 @@ func Start(store persistence.Store, opts Options) (n *Node, err error) {
 		opts.Provider = ProviderLocal
 	}
 	if opts.Bind == "" {
-		opts.Bind = "127.0.0.1:0"
+		opts.Bind = DefaultBind
 	}
 	opts.Timing.defaults(opts.Provider)
 	host, portText, err := net.SplitHostPort(opts.Bind)

@@ -54,11 +54,17 @@ const (
 // (after decoding the "base64:" form).
 const MinKeyBytes = 32
 
-// MinIdempotencyTTL is the shortest accepted IDEMPOTENCY_TTL.
+// MinIdempotencyTTL is the shortest accepted IDEMPOTENCY_TTL
+// (persistence.MinIdempotencyTTL).
 const MinIdempotencyTTL = 24 * time.Hour
 
 // Config is every setting of one Staylock process. Build it with Load; it is
 // a plain value, and nothing reads the environment after start-up.
+//
+// A default that a package has too (its Options' zero value) is that
+// package's constant: config imports nothing of ours, so its envDefault
+// tags repeat the values, and cmd/staylock's
+// TestConfigDefaultsAreThePackagesDefaults holds each pair equal.
 type Config struct {
 	Env   string `env:"APP_ENV" envDefault:"local"`
 	Debug bool   `env:"APP_DEBUG" envDefault:"false"`

@@ -27,20 +27,16 @@ import (
 	"github.com/staylock/staylock/persistence"
 )
 
-// Defaults of Options.
-const (
-	DefaultBodyLimit      = 1 << 20
-	DefaultIdempotencyTTL = 72 * time.Hour
-	// MinIdempotencyTTL is the contract's floor for the retention window.
-	MinIdempotencyTTL = 24 * time.Hour
-)
+// DefaultBodyLimit is Options.BodyLimit's default (BODY_LIMIT): 1 MiB.
+const DefaultBodyLimit = 1 << 20
 
 // Options configure a Server. Zero values take the defaults.
 type Options struct {
 	// BodyLimit is the largest request body in bytes (default 1 MiB).
 	BodyLimit int64
 	// IdempotencyTTL is how long an Idempotency-Key's outcome is kept
-	// (default 72 h, never under 24 h).
+	// (default persistence.DefaultIdempotencyTTL, never under
+	// persistence.MinIdempotencyTTL).
 	IdempotencyTTL time.Duration
 	// Version is reported by /health.
 	Version string
@@ -115,9 +111,9 @@ func New(store persistence.Store, engine Engine, log *zap.Logger, opts Options) 
 		opts.BodyLimit = DefaultBodyLimit
 	}
 	if opts.IdempotencyTTL <= 0 {
-		opts.IdempotencyTTL = DefaultIdempotencyTTL
+		opts.IdempotencyTTL = persistence.DefaultIdempotencyTTL
 	}
-	opts.IdempotencyTTL = max(opts.IdempotencyTTL, MinIdempotencyTTL)
+	opts.IdempotencyTTL = max(opts.IdempotencyTTL, persistence.MinIdempotencyTTL)
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}

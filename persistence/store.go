@@ -85,6 +85,15 @@ type HoldRow struct {
 	ExpiresAt time.Time
 }
 
+// How long an Idempotency-Key's outcome is kept (a record's ExpiresAt
+// after its CreatedAt): the default (IDEMPOTENCY_TTL) and the contract's
+// floor. The gateway, which claims keys, and the actors, which complete
+// them, both take these.
+const (
+	DefaultIdempotencyTTL = 72 * time.Hour
+	MinIdempotencyTTL     = 24 * time.Hour
+)
+
 // IdempotencyRecord is the stored outcome of a request sent with an
 // Idempotency-Key. Status 0 means "in flight" (claimed, no outcome yet).
 type IdempotencyRecord struct {
