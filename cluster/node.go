@@ -69,9 +69,10 @@ type Options struct {
 	Seeds []string
 	// EtcdEndpoints are the etcd servers (host:port or http(s) URLs).
 	EtcdEndpoints []string
-	// Agent, with the local provider, is the in-memory membership agent;
-	// members that share one form one cluster inside one process (tests).
-	// nil: a private one (a single member).
+	// Agent, with the local provider, is protoactor's in-memory membership
+	// agent: members that share one form one cluster inside one process,
+	// on protoactor's test provider. For tests only; nil (always, in
+	// production) is a member alone.
 	Agent *test.InMemAgent
 	// RequestTimeout bounds one actor call when the caller's context has
 	// no earlier deadline.
