@@ -513,7 +513,7 @@ func TestErrorCodesMatchTheDomain(t *testing.T) {
 	}
 	for _, c := range []booking.Code{booking.CodeInvalid, booking.CodeUnauthorized, booking.CodeForbidden, booking.CodeNotFound,
 		booking.CodeSoldOut, booking.CodeRestricted, booking.CodeConflict, booking.CodeIdempotencyKeyReused,
-		booking.CodePayloadTooLarge, booking.CodeRateLimited, booking.CodeMaintenance, booking.CodeUnavailable, booking.CodeInternal} {
+		booking.CodeUnprocessable, booking.CodePayloadTooLarge, booking.CodeRateLimited, booking.CodeMaintenance, booking.CodeUnavailable, booking.CodeInternal} {
 		if !slices.Contains(enum, string(c)) {
 			t.Errorf("ErrorCode lacks %s", c)
 		}

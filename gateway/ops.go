@@ -69,13 +69,6 @@ type namedCheck struct {
 // load balancer stops sending new requests before shutdown.
 func (s *Server) SetDraining(draining bool) { s.draining.Store(draining) }
 
-// AddCheck adds a named hard check (queue, cluster membership): while it
-// fails /readyz answers 503 and /health "failing", taking the node out of
-// rotation. A check with the same name replaces the earlier one.
-func (s *Server) AddCheck(name string, check func(ctx context.Context) error) {
-	s.addCheck(namedCheck{name: name, check: check})
-}
-
 // AddSoftCheck adds a named check of a dependency the node serves without
 // (the Redis bus: bookings go on, only other nodes' live deltas wait). While
 // it fails the check reads "degraded" and so do /readyz's and /health's

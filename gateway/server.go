@@ -4,8 +4,9 @@
 // (liveness, readiness, health, metrics).
 //
 // Every route is declared once in Server.routes with the access it needs, so
-// that tests can enumerate them all (Server.Routes): each is guarded, and
-// the table is docs/openapi.yaml's list of operations, in both directions.
+// that tests can enumerate them all (Server.Routes, export_test.go): each
+// is guarded, and the table is docs/openapi.yaml's list of operations, in
+// both directions.
 package gateway
 
 import (
@@ -138,9 +139,6 @@ func New(store persistence.Store, engine Engine, log *zap.Logger, opts Options) 
 
 // Handler is the http.Handler of the whole API.
 func (s *Server) Handler() http.Handler { return s.router }
-
-// Routes lists every route the API serves (method and path template).
-func (s *Server) Routes() gin.RoutesInfo { return s.router.Routes() }
 
 // Close ends every stream connection (close code 1001) and waits for their
 // goroutines; call it after the HTTP server has stopped taking requests.

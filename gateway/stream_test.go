@@ -544,7 +544,7 @@ func TestStreamRevokedKeyIsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range keys {
-		if auth.HashEqual(k.Hash, auth.HashAPIKey(e.viewer)) {
+		if bytes.Equal(k.Hash, auth.HashAPIKey(e.viewer)) {
 			if _, err := e.srv.Store.RevokeAPIKey(ctx, k.ID, time.Now()); err != nil {
 				t.Fatal(err)
 			}

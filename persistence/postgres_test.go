@@ -129,7 +129,7 @@ func TestPostgresFenceRaceOnPrimaryKey(t *testing.T) {
 	}
 	// The pool still works after the failed pipeline.
 	for i := range 10 {
-		if err := s.SetMeta(ctx, "k", fmt.Sprint(i)); err != nil {
+		if _, err := s.SetMaintenance(ctx, persistence.Maintenance{RetryAfter: i}); err != nil {
 			t.Fatal(err)
 		}
 	}
