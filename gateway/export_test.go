@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -16,4 +17,11 @@ func (s *Server) Routes() gin.RoutesInfo { return s.router.Routes() }
 // Production's hard checks are the built-in database and actors ones.
 func (s *Server) AddCheck(name string, check func(ctx context.Context) error) {
 	s.addCheck(namedCheck{name: name, check: check})
+}
+
+// WithClock is opts with now as the clock of the booking window, so that a
+// test's dates stay bookable whatever day it runs.
+func WithClock(opts Options, now func() time.Time) Options {
+	opts.now = now
+	return opts
 }

@@ -24,7 +24,7 @@ import (
 func TestRevocationReachesEveryNode(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend, func(o *gateway.Options) { o.KeyPoll = 20 * time.Millisecond })
-		other := gateway.New(e.store, e.engine, zap.NewNop(), gateway.Options{KeyPoll: 20 * time.Millisecond, Now: envNow})
+		other := gateway.New(e.store, e.engine, zap.NewNop(), gateway.WithClock(gateway.Options{KeyPoll: 20 * time.Millisecond}, envNow))
 		t.Cleanup(other.Close)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{}, 2)

@@ -31,7 +31,7 @@ type route struct {
 // routes is the one table of everything the API serves.
 func (s *Server) routes() []route {
 	r := responder{log: s.log, debug: s.opts.Debug, limit: s.opts.BodyLimit}
-	clk := clock{now: s.opts.Now, zones: &zones{}}
+	clk := clock{now: s.opts.now, zones: &zones{}}
 	setup := &setupHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem, clock: clk}
 	res := &reservationHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem, metrics: s.metrics, clock: clk}
 	holds := &holdHandler{responder: r, store: s.store, engine: s.engine, idem: s.idem, clock: clk}

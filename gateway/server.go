@@ -67,10 +67,12 @@ type Options struct {
 	// KeyPoll is how often Watch reads the key generation
 	// (default 250 ms): a revoked key stops working on this node within it.
 	KeyPoll time.Duration
-	// Now is the clock of the booking window: which nights a property
-	// sells (from its local today, within its horizon). nil is time.Now;
-	// tests set a fixed instant so that their dates stay bookable.
-	Now func() time.Time
+
+	// now is the clock of the booking window: which nights a property
+	// sells (from its local today, within its horizon); nil is time.Now.
+	// Only tests set it (WithClock in export_test.go), to a fixed instant
+	// so that their dates stay bookable.
+	now func() time.Time
 }
 
 // Server is the HTTP API. It is safe for concurrent use.
@@ -107,8 +109,8 @@ func New(store persistence.Store, engine Engine, log *zap.Logger, opts Options) 
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.now == nil {
+		opts.now = time.Now
 	}
 	if opts.WebhookMaxAttempts <= 0 {
 		opts.WebhookMaxAttempts = jobs.DefaultWebhookMaxAttempts
