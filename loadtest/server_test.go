@@ -47,7 +47,7 @@ func MustStartServer(t *testing.T) realServer {
 			PrevSeq: c.PrevSeq, Seq: c.Seq, Nights: c.Nights, AllNights: c.AllNights, At: c.At})
 	}
 	node, err := cluster.Start(store, cluster.Options{Logger: log,
-		Actor: actors.Options{GroupCommit: true, MaxBatch: 256, SnapshotEvery: 1000, IdempotencyTTL: 72 * time.Hour,
+		Actor: actors.Options{GroupCommit: true, MaxBatch: 256, SnapshotEvery: 1000, IdempotencyTTL: persistence.DefaultIdempotencyTTL,
 			OnCommit: publish}})
 	if err != nil {
 		_ = bus.Close()
