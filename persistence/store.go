@@ -88,9 +88,9 @@ type HoldRow struct {
 }
 
 // How long an Idempotency-Key's outcome is kept (a record's ExpiresAt
-// after its CreatedAt): the default (IDEMPOTENCY_TTL) and the contract's
-// floor. The gateway, which claims keys, and the actors, which complete
-// them, both take these.
+// after its CreatedAt): the default (IDEMPOTENCY_TTL), which the gateway
+// (claiming keys) and the actors (completing them) both take, and the
+// contract's floor, under which the gateway never goes.
 const (
 	DefaultIdempotencyTTL = 72 * time.Hour
 	MinIdempotencyTTL     = 24 * time.Hour
