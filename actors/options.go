@@ -61,7 +61,7 @@ func (o *Options) withDefaults() {
 		o.IdleTimeout = 10 * time.Minute
 	}
 	if o.IdempotencyTTL <= 0 {
-		o.IdempotencyTTL = 72 * time.Hour
+		o.IdempotencyTTL = persistence.DefaultIdempotencyTTL
 	}
 	if o.RecentKeys <= 0 {
 		o.RecentKeys = 4096

@@ -5,7 +5,6 @@ package auth
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"strings"
 )
 
@@ -52,11 +51,6 @@ func LooksLikeAPIKey(s string) bool {
 		}
 	}
 	return true
-}
-
-// HashEqual compares two hashes in constant time.
-func HashEqual(a, b []byte) bool {
-	return subtle.ConstantTimeCompare(a, b) == 1
 }
 
 // randomBase62 returns n uniformly random base62 characters, by rejection

@@ -77,10 +77,3 @@ func TestLooksLikeAPIKey(t *testing.T) {
 		}
 	}
 }
-
-func TestHashEqual(t *testing.T) {
-	a := auth.HashAPIKey("sl_one")
-	if !auth.HashEqual(a, auth.HashAPIKey("sl_one")) || auth.HashEqual(a, auth.HashAPIKey("sl_two")) {
-		t.Error("HashEqual wrong")
-	}
-}

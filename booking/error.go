@@ -13,8 +13,9 @@ import (
 // Code is a stable, machine-readable error code of the public API.
 type Code string
 
-// The error codes of the API contract. The HTTP status of each lives in one
-// table in the gateway.
+// The error codes of the API contract. The HTTP status of each is in one
+// table, codeStatus below (Code.HTTPStatus); the gateway adds only its own
+// 405 method_not_allowed, which never leaves it as an Error.
 const (
 	CodeInvalid              Code = "invalid_request"
 	CodeUnauthorized         Code = "unauthorized"

@@ -1,9 +1,9 @@
 package cluster
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/staylock/staylock/internal/metricsreg"
 )
 
 // metrics are the cluster's Prometheus collectors. They exist (and count)
@@ -75,28 +75,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.refused.WithLabelValues(r)
 	}
 	if reg != nil {
-		m.fenced = registerOrReuse(reg, m.fenced)
-		m.refused = registerOrReuse(reg, m.refused)
-		m.retries = registerOrReuse(reg, m.retries)
-		m.members = registerOrReuse(reg, m.members)
-		m.actors = registerOrReuse(reg, m.actors)
-		m.evicted = registerOrReuse(reg, m.evicted)
-		m.duration = registerOrReuse(reg, m.duration)
+		m.fenced = metricsreg.RegisterOrReuse(reg, m.fenced)
+		m.refused = metricsreg.RegisterOrReuse(reg, m.refused)
+		m.retries = metricsreg.RegisterOrReuse(reg, m.retries)
+		m.members = metricsreg.RegisterOrReuse(reg, m.members)
+		m.actors = metricsreg.RegisterOrReuse(reg, m.actors)
+		m.evicted = metricsreg.RegisterOrReuse(reg, m.evicted)
+		m.duration = metricsreg.RegisterOrReuse(reg, m.duration)
 	}
 	return m
-}
-
-// registerOrReuse registers c, or returns the collector already registered
-// under the same description (several nodes may share one registry).
-func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // a metric description clash is a programming error
-	}
-	return c
 }

@@ -47,6 +47,10 @@ const (
 	ProviderK8s   = "k8s"
 )
 
+// DefaultBind is Options.Bind's default (CLUSTER_BIND): loopback, a free
+// port.
+const DefaultBind = "127.0.0.1:0"
+
 // ClusterName is the protoactor cluster name (and the etcd key prefix).
 const ClusterName = "staylock"
 
@@ -64,9 +68,10 @@ type Options struct {
 	Seeds []string
 	// EtcdEndpoints are the etcd servers (host:port or http(s) URLs).
 	EtcdEndpoints []string
-	// Agent, with the local provider, is the in-memory membership agent;
-	// members that share one form one cluster inside one process (tests).
-	// nil: a private one (a single member).
+	// Agent, with the local provider, is protoactor's in-memory membership
+	// agent: members that share one form one cluster inside one process,
+	// on protoactor's test provider. For tests only; nil (always, in
+	// production) is a member alone.
 	Agent *test.InMemAgent
 	// RequestTimeout bounds one actor call when the caller's context has
 	// no earlier deadline.
@@ -164,7 +169,7 @@ func Start(store actors.Store, opts Options) (n *Node, err error) {
 		opts.Provider = ProviderLocal
 	}
 	if opts.Bind == "" {
-		opts.Bind = "127.0.0.1:0"
+		opts.Bind = DefaultBind
 	}
 	opts.Timing.defaults(opts.Provider)
 	host, portText, err := net.SplitHostPort(opts.Bind)

@@ -20,11 +20,12 @@ const etcdDialTimeout = 5 * time.Second
 func newProvider(opts Options, log *zap.Logger, r *router, g *guard, onEvicted func(error)) (protocluster.ClusterProvider, error) {
 	switch opts.Provider {
 	case ProviderLocal:
-		agent := opts.Agent
-		if agent == nil {
-			agent = test.NewInMemAgent()
+		if opts.Agent != nil {
+			// Several members of one process sharing one in-memory agent:
+			// tests only (see Options.Agent).
+			return test.NewTestProvider(opts.Agent), nil
 		}
-		return test.NewTestProvider(agent), nil
+		return localProvider{}, nil
 	case ProviderSeeds:
 		if len(opts.Seeds) == 0 {
 			return nil, errors.New("CLUSTER_SEEDS: required with the seeds provider (every node's CLUSTER_BIND, comma-separated)")

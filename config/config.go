@@ -54,18 +54,26 @@ const (
 // (after decoding the "base64:" form).
 const MinKeyBytes = 32
 
-// MinIdempotencyTTL is the shortest accepted IDEMPOTENCY_TTL.
+// MinIdempotencyTTL is the shortest accepted IDEMPOTENCY_TTL
+// (persistence.MinIdempotencyTTL).
 const MinIdempotencyTTL = 24 * time.Hour
 
 // Config is every setting of one Staylock process. Build it with Load; it is
 // a plain value, and nothing reads the environment after start-up.
+//
+// A default that a package has too (its Options' zero value) is that
+// package's constant: config imports nothing of ours, so its envDefault
+// tags repeat the values, and cmd/staylock's
+// TestConfigDefaultsAreThePackagesDefaults holds each pair equal.
 type Config struct {
 	Env   string `env:"APP_ENV" envDefault:"local"`
 	Debug bool   `env:"APP_DEBUG" envDefault:"false"`
 	// URL is the public base URL.
 	URL string `env:"APP_URL" envDefault:"http://localhost:8080"`
-	// Key and KeyNext sign stream tokens and webhooks; see SigningKey and
-	// VerifyKeys. Either is raw text of at least 32 bytes or "base64:…".
+	// Key signs stream tokens; Key and KeyNext (during a rotation) verify
+	// them: see SigningKey and VerifyKeys. Webhooks are signed with each
+	// endpoint's own secret, not with these. Either is raw text of at
+	// least 32 bytes or "base64:…".
 	Key     string `env:"APP_KEY"`
 	KeyNext string `env:"APP_KEY_NEXT"`
 
@@ -167,8 +175,9 @@ type Jobs struct {
 	ReportTo    string        `env:"OCCUPANCY_REPORT_TO"`
 	ReportEvery time.Duration `env:"JOB_REPORT_EVERY" envDefault:"24h"`
 	// WebhookMaxAttempts is how often a webhook delivery is tried before it
-	// is discarded; RetryBase is the first retry's wait (doubling, with
-	// jitter); WebhookTimeout bounds one attempt.
+	// is discarded; RetryBase is the wait before a delivery's first retry
+	// (doubling with each attempt, ±20 % jitter, at most an hour; emails
+	// keep River's own retry schedule); WebhookTimeout bounds one attempt.
 	WebhookMaxAttempts int           `env:"WEBHOOK_MAX_ATTEMPTS" envDefault:"8"`
 	RetryBase          time.Duration `env:"JOB_RETRY_BASE" envDefault:"10s"`
 	WebhookTimeout     time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/staylock/staylock/internal/poll"
 )
 
 // drillSize is the backup drill's load. `make test` runs the small
@@ -72,20 +74,17 @@ func auditLine(out string) string {
 
 func mustReady(t *testing.T, url string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	poll.EventuallyNil(t, within, url+"/readyz to answer 200", func() error {
 		resp, err := http.Get(url + "/readyz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/readyz not 200 within %s (last: %v)", url, within, err)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // The backup drill of docs/operations.md, on a PostgreSQL cluster of its
@@ -161,20 +160,16 @@ func TestBackupDrill_BaseBackupPlusWALRestoresEveryAcknowledgedBooking(t *testin
 	if err := pc.QueryRow(ctx, "SELECT pg_walfile_name(pg_switch_wal())").Scan(&lastSegment); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	poll.EventuallyNil(t, 2*time.Minute, "segment "+lastSegment+" to be archived", func() error {
 		var archived *string
 		if err := pc.QueryRow(ctx, "SELECT last_archived_wal FROM pg_stat_archiver").Scan(&archived); err != nil {
 			t.Fatal(err)
 		}
-		if archived != nil && *archived >= lastSegment {
-			break
+		if archived == nil || *archived < lastSegment {
+			return fmt.Errorf("last archived %v", archived)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("segment %s not archived within 2 minutes (last archived %v)", lastSegment, archived)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	// The disaster: the server and the primary's data are gone.
 	if code := s.stop(t, syscall.SIGTERM); code != 0 {
 		t.Fatalf("serve exited %d", code)
@@ -198,19 +193,13 @@ func TestBackupDrill_BaseBackupPlusWALRestoresEveryAcknowledgedBooking(t *testin
 		"archive_mode = off")
 	restored.start()
 	rc := restored.conn("staylock")
-	for {
+	poll.Eventually(t, 10*time.Minute-time.Since(restoreStart), "the restored cluster to finish recovery", func() bool {
 		var inRecovery bool
 		if err := rc.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
 			t.Fatal(err)
 		}
-		if !inRecovery {
-			break
-		}
-		if time.Since(restoreStart) > 10*time.Minute {
-			t.Fatal("the restored cluster is still recovering after 10 minutes")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return !inRecovery
+	})
 	dbReady := time.Since(restoreStart)
 	rb := backend{"postgres", []string{"STORAGE_PATH=" + t.TempDir(), "DB_URL=" + restored.url("staylock")}}
 	s2 := rb.MustStart(t)

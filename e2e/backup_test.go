@@ -16,6 +16,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // reads the backup file directly
+
+	"github.com/staylock/staylock/internal/poll"
 )
 
 // bookingLoad books one room at a time on p1 from several clients, from
@@ -94,13 +96,12 @@ func (l *bookingLoad) acknowledged() []string {
 
 func (l *bookingLoad) waitFor(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for len(l.acknowledged()) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d bookings acknowledged within 60 s (%d attempts)", len(l.acknowledged()), l.attempts.Load())
+	poll.EventuallyNil(t, 60*time.Second, fmt.Sprintf("%d bookings acknowledged", n), func() error {
+		if got := len(l.acknowledged()); got < n {
+			return fmt.Errorf("%d acknowledged (%d attempts)", got, l.attempts.Load())
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func (l *bookingLoad) halt() {

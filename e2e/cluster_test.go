@@ -24,6 +24,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/staylock/staylock/cluster/clustertest"
+	"github.com/staylock/staylock/internal/poll"
 	"github.com/staylock/staylock/notify/redistest"
 	"github.com/staylock/staylock/persistence/pgtest"
 )
@@ -152,8 +153,7 @@ func (tc *testCluster) running() []*clusterNode {
 func (tc *testCluster) MustConverge() {
 	tc.t.Helper()
 	want := float64(len(tc.running()))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll.EventuallyNil(tc.t, 30*time.Second, fmt.Sprintf("the cluster to converge on %v members", want), func() error {
 		var bad []string
 		for _, nd := range tc.running() {
 			status, _, err := newClient(nd.url, "").do(context.Background(), "GET", "/readyz", nil)
@@ -162,14 +162,11 @@ func (tc *testCluster) MustConverge() {
 				bad = append(bad, fmt.Sprintf("node %d: readyz %d %v, members %v", nd.i, status, err, m))
 			}
 		}
-		if len(bad) == 0 {
-			return
+		if len(bad) > 0 {
+			return fmt.Errorf("%v", bad)
 		}
-		if time.Now().After(deadline) {
-			tc.t.Fatalf("cluster did not converge on %v members: %v", want, bad)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // client is an API client on node i.
@@ -207,27 +204,25 @@ func MustStartEtcd(t *testing.T) string {
 		_ = cmd.Process.Kill()
 		<-done
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(client + "/health")
-		if err == nil {
-			var h struct{ Health string }
-			_ = json.NewDecoder(resp.Body).Decode(&h)
-			_ = resp.Body.Close()
-			if h.Health == "true" {
-				return client
-			}
-		}
+	poll.EventuallyNil(t, 30*time.Second, "etcd to be healthy", func() error {
 		select {
 		case <-done:
 			t.Fatalf("etcd exited: %s", out.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("etcd not healthy within 30 s: %v\n%s", err, out.String())
+		resp, err := http.Get(client + "/health")
+		if err != nil {
+			return fmt.Errorf("%v\n%s", err, out.String())
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		var h struct{ Health string }
+		_ = json.NewDecoder(resp.Body).Decode(&h)
+		_ = resp.Body.Close()
+		if h.Health != "true" {
+			return fmt.Errorf("health %q\n%s", h.Health, out.String())
+		}
+		return nil
+	})
+	return client
 }
 
 // ---------------------------------------------------------------- load
@@ -448,16 +443,11 @@ func (l *clusterLoad) waitOps(n int, d time.Duration) {
 	l.mu.Lock()
 	target := len(l.lat) + n
 	l.mu.Unlock()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	poll.Until(d, func() bool {
 		l.mu.Lock()
-		got := len(l.lat)
-		l.mu.Unlock()
-		if got >= target {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		defer l.mu.Unlock()
+		return len(l.lat) >= target
+	})
 }
 
 // ---------------------------------------------------------------- tests
@@ -539,15 +529,12 @@ func clusterKill(t *testing.T, provider string) {
 	victim.srv = nil
 	load.waitOps(600, 30*time.Second)
 	// Keep going until every room type answered after the kill.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		worst, first := load.recovery(killedAt)
-		if len(first) == len(clusterRoomTypes) || time.Now().After(deadline) {
-			t.Logf("%s: every room type answered again %s after SIGKILL (per room type: %v)", provider, worst.Round(time.Millisecond), roundAll(first))
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(30*time.Second, func() bool {
+		_, first := load.recovery(killedAt)
+		return len(first) == len(clusterRoomTypes)
+	})
+	answered, first := load.recovery(killedAt)
+	t.Logf("%s: every room type answered again %s after SIGKILL (per room type: %v)", provider, answered.Round(time.Millisecond), roundAll(first))
 	load.waitOps(300, 20*time.Second)
 	stop()
 	wait()
@@ -596,7 +583,7 @@ func clusterPause(t *testing.T, provider string) {
 			others = append(others, nd)
 		}
 	}
-	checkForCluster(t, 20*time.Second, func() error {
+	poll.EventuallyNil(t, 20*time.Second, "the other nodes to drop the paused one", func() error {
 		for _, nd := range others {
 			if m, _ := tc.metric(nd, "hotel_cluster_members"); m != 2 {
 				return fmt.Errorf("node %d sees %v members", nd.i, m)
@@ -614,7 +601,7 @@ func clusterPause(t *testing.T, provider string) {
 	// It finds it was evicted, refuses everything, lingers a moment for a
 	// last scrape, and exits non-zero for its supervisor to restart it.
 	var fenced, refused float64
-	for {
+	poll.Eventually(t, 2*time.Minute, "the paused node to exit", func() bool {
 		f1, ok1 := tc.metric(stale, `hotel_actor_fenced_total{reason="fence"}`)
 		f2, ok2 := tc.metric(stale, `hotel_actor_fenced_total{reason="evicted"}`)
 		r, ok3 := tc.metric(stale, `hotel_cluster_refused_total{reason="evicted"}`)
@@ -624,12 +611,11 @@ func clusterPause(t *testing.T, provider string) {
 		select {
 		case err := <-stale.srv.done:
 			stale.srv.done <- err
+			return true
 		default:
-			time.Sleep(50 * time.Millisecond)
-			continue
+			return false
 		}
-		break
-	}
+	})
 	code := stale.srv.cmd.ProcessState.ExitCode()
 	if code == 0 {
 		t.Fatalf("the paused node exited 0 after losing its membership\n%s", stale.srv.stderr.String())
@@ -688,20 +674,4 @@ func clusterRolling(t *testing.T, provider string) {
 		t.Errorf("%d requests failed after the clients' retries", n)
 	}
 	load.MustAudit(t)
-}
-
-// checkForCluster polls f until it returns nil or d passes.
-func checkForCluster(t *testing.T, d time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", d, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

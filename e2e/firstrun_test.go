@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/staylock/staylock/internal/poll"
 	"github.com/staylock/staylock/notify/redistest"
 )
 
@@ -52,13 +54,12 @@ func TestServe_BannerPrintsAClickableURL(t *testing.T) {
 	t.Run("APP_URL", func(t *testing.T) {
 		s := localBackend(t, "APP_URL=https://booking.example.com").MustStart(t)
 		want := "Its public URL (APP_URL) is https://booking.example.com\n"
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(s.stdout.String(), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("banner does not show APP_URL:\n%s", s.stdout.String())
+		poll.EventuallyNil(t, 10*time.Second, "the banner to show APP_URL", func() error {
+			if out := s.stdout.String(); !strings.Contains(out, want) {
+				return fmt.Errorf("the output so far:\n%s", out)
 			}
-			time.Sleep(20 * time.Millisecond) // polling the output with a deadline
-		}
+			return nil
+		})
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // reads River's tables
 
+	"github.com/staylock/staylock/internal/poll"
 	"github.com/staylock/staylock/jobs/mail/smtptest"
 	"github.com/staylock/staylock/persistence/pgtest"
 )
@@ -46,10 +47,7 @@ func mustGetExactlyOneEach(t *testing.T, srv *smtptest.Server, want map[string]b
 	t.Helper()
 	srv.WaitFor(t, len(want), within)
 	// Let stragglers (a duplicate would be one) arrive before counting.
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) && len(srv.Messages()) == len(want) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll.Until(2*time.Second, func() bool { return len(srv.Messages()) != len(want) })
 	counts := srv.CountByID()
 	var bad []string
 	for id := range want {
@@ -199,16 +197,6 @@ func TestJobs_OneSchedulerLeadsEachTick(t *testing.T) {
 		}
 		return id
 	}
-	waitFor := func(what string, within time.Duration, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(within)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within %s", what, within)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
 	checkOncePerTick := func() {
 		t.Helper()
 		perTick, _, _ := ticks()
@@ -219,7 +207,7 @@ func TestJobs_OneSchedulerLeadsEachTick(t *testing.T) {
 		}
 	}
 
-	waitFor("four ticks run", 60*time.Second, func() bool { _, done, _ := ticks(); return done >= 4 })
+	poll.Eventually(t, 60*time.Second, "four ticks run", func() bool { _, done, _ := ticks(); return done >= 4 })
 	checkOncePerTick()
 	first := leader()
 	victim := byID[first]
@@ -228,8 +216,8 @@ func TestJobs_OneSchedulerLeadsEachTick(t *testing.T) {
 	}
 	victim.stop(t, syscall.SIGKILL)
 	killedAt := time.Now()
-	waitFor("another scheduler leads", 60*time.Second, func() bool { l := leader(); return l != "" && l != first })
-	waitFor("ticks after the kill run", 60*time.Second, func() bool { _, _, last := ticks(); return last.After(killedAt) })
+	poll.Eventually(t, 60*time.Second, "another scheduler to lead", func() bool { l := leader(); return l != "" && l != first })
+	poll.Eventually(t, 60*time.Second, "ticks after the kill to run", func() bool { _, _, last := ticks(); return last.After(killedAt) })
 	checkOncePerTick()
 }
 
@@ -250,22 +238,19 @@ func TestJobs_HoldSweepRunsOnTheServingNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	deadline := time.Now().Add(60 * time.Second)
+	start := time.Now() // both kinds within one minute
 	for _, kind := range []string{"sweep_holds", "prune_history"} {
-		for {
+		var by string
+		poll.EventuallyNil(t, time.Minute-time.Since(start), "two "+kind+" jobs completed", func() error {
 			var done int
-			var by string
 			err := db.QueryRow(`SELECT count(*), coalesce(max(attempted_by[1]), '') FROM river_job WHERE kind = $1 AND state = 'completed'`, kind).Scan(&done, &by)
-			if err == nil && done >= 2 {
-				if !strings.HasPrefix(by, "node-") {
-					t.Errorf("%s ran on %q, want a serving node", kind, by)
-				}
-				break
+			if err == nil && done < 2 {
+				err = fmt.Errorf("%d completed", done)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d %s jobs completed within 60 s (%v)", done, kind, err)
-			}
-			time.Sleep(200 * time.Millisecond)
+			return err
+		})
+		if !strings.HasPrefix(by, "node-") {
+			t.Errorf("%s ran on %q, want a serving node", kind, by)
 		}
 	}
 }
@@ -294,25 +279,21 @@ func TestJobs_OccupancyReportMailed(t *testing.T) {
 		"stays": []stay{{RoomType: "std", Arrival: today, Departure: dayAfter(today, 1), Quantity: 1}}}, http.StatusCreated, nil)
 
 	want := "2 of 8 rooms booked tonight (25%)"
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var report *smtptest.Message
+	var report *smtptest.Message
+	poll.EventuallyNil(t, 60*time.Second, fmt.Sprintf("an occupancy report saying %q", want), func() error {
 		for _, m := range srv.Messages() {
 			if strings.HasPrefix(m.ID, "occupancy.") && strings.Contains(m.Subject, want) {
 				report = &m
 			}
 		}
-		if report != nil {
-			if report.To[0] != "ops@example.com" || !strings.Contains(report.Body, today+"  booked 2/8 (25%)  held 1  available 5") ||
-				!strings.Contains(report.Body, dayAfter(today, 1)+"  booked 2/8 (25%)  held 0  available 6") ||
-				report.ID != "occupancy."+time.Now().UTC().Format(time.DateOnly)+"@staylock" && report.ID != "occupancy."+time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)+"@staylock" {
-				t.Errorf("report %s to %v:\n%s", report.ID, report.To, report.Body)
-			}
-			return
+		if report == nil {
+			return fmt.Errorf("got %v", srv.CountByID())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no occupancy report saying %q within 60 s; got %v", want, srv.CountByID())
-		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+	if report.To[0] != "ops@example.com" || !strings.Contains(report.Body, today+"  booked 2/8 (25%)  held 1  available 5") ||
+		!strings.Contains(report.Body, dayAfter(today, 1)+"  booked 2/8 (25%)  held 0  available 6") ||
+		report.ID != "occupancy."+time.Now().UTC().Format(time.DateOnly)+"@staylock" && report.ID != "occupancy."+time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)+"@staylock" {
+		t.Errorf("report %s to %v:\n%s", report.ID, report.To, report.Body)
 	}
 }

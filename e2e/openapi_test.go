@@ -17,7 +17,6 @@ import (
 
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/docs"
-	"github.com/staylock/staylock/gateway"
 	"github.com/staylock/staylock/internal/testserver"
 )
 
@@ -89,7 +88,8 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 // TestOpenAPI_RealResponsesMatchTheDocument drives a whole session through
 // a client that validates every exchange against docs/openapi.yaml.
 func TestOpenAPI_RealResponsesMatchTheDocument(t *testing.T) {
-	s := testserver.Start(t, "", testserver.Options{Gateway: gateway.Options{Now: inProcessNow}})
+	s := testserver.Start(t, "", testserver.Options{})
+	d := func(n int) string { return dayAfter(windowFrom, n) }
 	vt := newValidatingTransport(t)
 	with := func(key string) *client {
 		c := newClient(s.URL, key)
@@ -108,49 +108,49 @@ func TestOpenAPI_RealResponsesMatchTheDocument(t *testing.T) {
 	admin.MustDo(t, "GET", "/v1/properties/p1/room-types", nil, http.StatusOK, nil)
 	admin.MustDo(t, "PUT", "/v1/properties/p1/room-types/std", map[string]any{"name": "Standard", "rooms": 4, "price": 9000}, http.StatusOK, nil)
 	admin.MustDo(t, "POST", "/v1/properties/p1/inventory", map[string]any{"updates": []map[string]any{
-		{"room_type": "std", "from": "2027-02-01", "to": "2027-02-10", "price": 9900, "min_stay": 1},
-		{"room_type": "dlx", "from": "2027-02-05", "to": "2027-02-06", "stop_sell": true}}}, http.StatusOK, nil)
-	viewer.MustDo(t, "GET", "/v1/properties/p1/availability?from=2027-02-01&to=2027-02-08", nil, http.StatusOK, nil)
-	viewer.MustDo(t, "GET", "/v1/properties/p1/availability?from=2027-02-01&to=2027-02-08&room_type=dlx", nil, http.StatusOK, nil)
+		{"room_type": "std", "from": d(0), "to": d(9), "price": 9900, "min_stay": 1},
+		{"room_type": "dlx", "from": d(4), "to": d(5), "stop_sell": true}}}, http.StatusOK, nil)
+	viewer.MustDo(t, "GET", "/v1/properties/p1/availability?from="+d(0)+"&to="+d(7), nil, http.StatusOK, nil)
+	viewer.MustDo(t, "GET", "/v1/properties/p1/availability?from="+d(0)+"&to="+d(7)+"&room_type=dlx", nil, http.StatusOK, nil)
 
 	var res reservation
 	admin.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{
-		"stays": []stay{{RoomType: "std", Arrival: "2027-02-01", Departure: "2027-02-03", Quantity: 1},
-			{RoomType: "dlx", Arrival: "2027-02-01", Departure: "2027-02-02", Quantity: 1}},
+		"stays": []stay{{RoomType: "std", Arrival: d(0), Departure: d(2), Quantity: 1},
+			{RoomType: "dlx", Arrival: d(0), Departure: d(1), Quantity: 1}},
 		"guest": map[string]string{"name": "Ada Lovelace", "email": "ada@example.com"}, "channel": "booking.com", "external_ref": "BDC-1",
 	}, http.StatusCreated, &res)
 	admin.MustDo(t, "GET", "/v1/reservations/"+res.ID, nil, http.StatusOK, nil)
 	admin.MustDo(t, "GET", "/v1/properties/p1/reservations?status=confirmed&limit=1", nil, http.StatusOK, nil)
-	admin.MustDo(t, "GET", "/v1/properties/p1/reservations?external_ref=BDC-1&arrival_from=2027-02-01&arrival_to=2027-03-01", nil, http.StatusOK, nil)
+	admin.MustDo(t, "GET", "/v1/properties/p1/reservations?external_ref=BDC-1&arrival_from="+d(0)+"&arrival_to="+d(28), nil, http.StatusOK, nil)
 	admin.MustDo(t, "PATCH", "/v1/reservations/"+res.ID, map[string]any{
-		"stays": []stay{{RoomType: "std", Arrival: "2027-02-01", Departure: "2027-02-04", Quantity: 1}},
+		"stays": []stay{{RoomType: "std", Arrival: d(0), Departure: d(3), Quantity: 1}},
 		"guest": map[string]string{"name": "Ada King"}}, http.StatusOK, nil)
 	admin.MustDo(t, "POST", "/v1/reservations/"+res.ID+"/cancel", nil, http.StatusOK, nil)
 	admin.MustDo(t, "POST", "/v1/reservations/"+res.ID+"/cancel", nil, http.StatusOK, nil)
 	admin.MustDo(t, "PATCH", "/v1/reservations/"+res.ID, map[string]any{
-		"stays": []stay{{RoomType: "std", Arrival: "2027-02-01", Departure: "2027-02-02", Quantity: 1}}}, http.StatusConflict, nil)
+		"stays": []stay{{RoomType: "std", Arrival: d(0), Departure: d(1), Quantity: 1}}}, http.StatusConflict, nil)
 
 	var hold struct {
 		ID string `json:"id"`
 	}
-	holdStays := []stay{{RoomType: "dlx", Arrival: "2027-02-02", Departure: "2027-02-04", Quantity: 2}}
+	holdStays := []stay{{RoomType: "dlx", Arrival: d(1), Departure: d(3), Quantity: 2}}
 	admin.MustDo(t, "POST", "/v1/properties/p1/holds", map[string]any{"stays": holdStays, "ttl_seconds": 600}, http.StatusCreated, &hold)
 	admin.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{"stays": holdStays,
 		"guest": map[string]string{"name": "Held Guest"}, "channel": "direct", "hold_id": hold.ID}, http.StatusCreated, nil)
-	admin.MustDo(t, "POST", "/v1/properties/p1/holds", map[string]any{"stays": []stay{{RoomType: "std", Arrival: "2027-02-06", Departure: "2027-02-07", Quantity: 1}}}, http.StatusCreated, &hold)
+	admin.MustDo(t, "POST", "/v1/properties/p1/holds", map[string]any{"stays": []stay{{RoomType: "std", Arrival: d(5), Departure: d(6), Quantity: 1}}}, http.StatusCreated, &hold)
 	admin.MustDo(t, "DELETE", "/v1/holds/"+hold.ID, nil, http.StatusNoContent, nil)
 	admin.MustDo(t, "DELETE", "/v1/holds/"+hold.ID, nil, http.StatusNotFound, nil)
 
 	// the error answers
 	admin.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{
-		"stays": []stay{{RoomType: "dlx", Arrival: "2027-02-02", Departure: "2027-02-03", Quantity: 3}},
+		"stays": []stay{{RoomType: "dlx", Arrival: d(1), Departure: d(2), Quantity: 3}},
 		"guest": map[string]string{"name": "Too Many"}}, http.StatusConflict, nil) // sold_out
 	admin.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{
-		"stays": []stay{{RoomType: "dlx", Arrival: "2027-02-05", Departure: "2027-02-06", Quantity: 1}},
+		"stays": []stay{{RoomType: "dlx", Arrival: d(4), Departure: d(5), Quantity: 1}},
 		"guest": map[string]string{"name": "Stopped"}}, http.StatusConflict, nil) // restricted
 	admin.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{
-		"stays": []stay{{RoomType: "dlx", Arrival: "2027-02-05", Departure: "2027-02-05", Quantity: 0}}}, http.StatusBadRequest, nil)
-	admin.MustDo(t, "GET", "/v1/properties/p1/availability?from=2027-02-01&to=2029-02-01", nil, http.StatusBadRequest, nil)
+		"stays": []stay{{RoomType: "dlx", Arrival: d(4), Departure: d(4), Quantity: 0}}}, http.StatusBadRequest, nil)
+	admin.MustDo(t, "GET", "/v1/properties/p1/availability?from="+d(0)+"&to="+d(731), nil, http.StatusBadRequest, nil)
 	admin.MustDo(t, "PUT", "/v1/properties/p1/room-types/dlx", map[string]any{"name": "Deluxe", "rooms": 0, "price": 1}, http.StatusConflict, nil)
 	other.MustDo(t, "GET", "/v1/properties/p1", nil, http.StatusNotFound, nil)
 	other.MustDo(t, "GET", "/v1/reservations/"+res.ID, nil, http.StatusNotFound, nil)

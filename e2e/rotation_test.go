@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/staylock/staylock/internal/poll"
 )
 
 const (
@@ -73,13 +76,12 @@ func TestRotation_FourStepsUnderTrafficRefuseNothing(t *testing.T) {
 	waitUsed := func(n int64) {
 		t.Helper()
 		target := used.Load() + n
-		deadline := time.Now().Add(30 * time.Second)
-		for used.Load() < target {
-			if time.Now().After(deadline) {
-				t.Fatalf("only %d tokens used within 30 s", used.Load())
+		poll.EventuallyNil(t, 30*time.Second, fmt.Sprintf("%d more tokens used", n), func() error {
+			if got := used.Load(); got < target {
+				return fmt.Errorf("%d used, want %d", got, target)
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	rolling := func(step string, keys ...string) {
 		t.Helper()

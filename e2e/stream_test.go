@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/staylock/staylock/internal/poll"
 	"github.com/staylock/staylock/notify/redistest"
 	"github.com/staylock/staylock/persistence/pgtest"
 )
@@ -88,17 +90,13 @@ func TestStream_TwoNodesShareDeltasThroughRedis(t *testing.T) {
 		var ready struct {
 			Checks map[string]struct{ Status string } `json:"checks"`
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		poll.EventuallyNil(t, 10*time.Second, s.url+" to be ready with the bus", func() error {
 			status, body, err := newClient(s.url, "").do(context.Background(), "GET", "/readyz", nil)
 			if err == nil && status == http.StatusOK && json.Unmarshal(body, &ready) == nil && ready.Checks["bus"].Status == "ok" {
-				break
+				return nil
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not ready with the bus: %d %s %v", s.url, status, body, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return fmt.Errorf("%d %s %v", status, body, err)
+		})
 	}
 
 	// A token from node A opens the stream on node C.

@@ -16,6 +16,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/staylock/staylock/internal/poll"
 	"github.com/staylock/staylock/jobs/mail/smtptest"
 )
 
@@ -98,17 +99,7 @@ func TestWebhooks_RetriesThenDeadLetter(t *testing.T) {
 		c.MustDo(t, "GET", "/v1/webhooks/"+name+"/deliveries", nil, http.StatusOK, &out)
 		return out.Deliveries
 	}
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 60 s", what)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	waitFor("the flaky receiver's 4th delivery", func() bool { flaky.mu.Lock(); defer flaky.mu.Unlock(); return len(flaky.verified) == 1 })
+	poll.Eventually(t, 60*time.Second, "the flaky receiver's 4th delivery", func() bool { flaky.mu.Lock(); defer flaky.mu.Unlock(); return len(flaky.verified) == 1 })
 	want := "msg_" + res.ID + ".confirmed.v1"
 	flaky.mu.Lock()
 	if flaky.verified[0] != want || len(flaky.badSig) != 0 || flaky.calls.Load() != 4 {
@@ -117,18 +108,18 @@ func TestWebhooks_RetriesThenDeadLetter(t *testing.T) {
 	flaky.mu.Unlock()
 	// The worker logs an attempt once the receiver's answer is back: wait
 	// for the 4th entry.
-	waitFor("the flaky receiver's 4 attempts logged", func() bool { return len(deliveries("flaky")) >= 4 })
+	poll.Eventually(t, 60*time.Second, "the flaky receiver's 4 attempts logged", func() bool { return len(deliveries("flaky")) >= 4 })
 	if ds := deliveries("flaky"); len(ds) != 4 || ds[0].StatusCode != 204 || ds[1].StatusCode != 500 || ds[0].Attempt != 4 {
 		t.Errorf("flaky's log: %+v", ds)
 	}
 
-	waitFor("the dead receiver's 5 attempts", func() bool { return len(deliveries("dead")) == 5 })
+	poll.Eventually(t, 60*time.Second, "the dead receiver's 5 attempts", func() bool { return len(deliveries("dead")) == 5 })
 	for i, d := range deliveries("dead") {
 		if d.StatusCode != 500 || d.Attempt != 5-i || d.MessageID != want || !strings.Contains(d.Error, "500") {
 			t.Errorf("dead's attempt %d: %+v", 5-i, d)
 		}
 	}
-	waitFor("the dead letter counted", func() bool {
+	poll.Eventually(t, 60*time.Second, "the dead letter counted", func() bool {
 		_, body, err := newClient(s.url, "").do(t.Context(), "GET", "/metrics", nil)
 		return err == nil && strings.Contains(string(body), `hotel_jobs_discarded{kind="webhook_delivery"} 1`)
 	})
@@ -145,7 +136,7 @@ func TestWebhooks_RetriesThenDeadLetter(t *testing.T) {
 	dead.mu.Unlock()
 	last := deliveries("dead")[0]
 	c.MustDo(t, "POST", "/v1/webhooks/dead/deliveries/"+strconv.FormatInt(last.ID, 10)+"/retry", nil, http.StatusAccepted, nil)
-	waitFor("the replayed delivery", func() bool { dead.mu.Lock(); defer dead.mu.Unlock(); return len(dead.verified) == 1 })
+	poll.Eventually(t, 60*time.Second, "the replayed delivery", func() bool { dead.mu.Lock(); defer dead.mu.Unlock(); return len(dead.verified) == 1 })
 }
 
 // TestWebhooks_SecretRotationLosesNoVerification: after a rotation every
@@ -175,13 +166,7 @@ func TestWebhooks_SecretRotationLosesNoVerification(t *testing.T) {
 		c.MustDo(t, "POST", "/v1/properties/p1/reservations", map[string]any{
 			"stays": []stay{{RoomType: "dlx", Arrival: dayAfter(windowFrom, day), Departure: dayAfter(windowFrom, day+1), Quantity: 1}},
 			"guest": map[string]string{"name": "Rot"}}, http.StatusCreated, nil)
-		deadline := time.Now().Add(30 * time.Second)
-		for r.calls.Load() == before {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: no delivery within 30 s", what)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		poll.Eventually(t, 30*time.Second, "a delivery "+what, func() bool { return r.calls.Load() != before })
 	}
 	bookAndAwait("before the rotation")
 	var rotated struct{ Secret string }
@@ -261,11 +246,11 @@ func TestWebhooks_AvailabilityChanged(t *testing.T) {
 	// The room type's creation may be delivered too (all_nights, when its
 	// fan-out ran after the endpoint existed): it is the setup's, not one
 	// of the three changes counted here.
-	deadline := time.Now().Add(60 * time.Second)
 	var got []event
-	for {
+	poll.EventuallyNil(t, 60*time.Second, "3 availability events", func() error {
 		got = got[:0]
 		avail.mu.Lock()
+		defer avail.mu.Unlock()
 		for _, body := range avail.bodies {
 			var e event
 			if err := json.Unmarshal([]byte(body), &e); err != nil {
@@ -275,15 +260,11 @@ func TestWebhooks_AvailabilityChanged(t *testing.T) {
 				got = append(got, e)
 			}
 		}
-		avail.mu.Unlock()
-		if len(got) >= 3 {
-			break
+		if len(got) < 3 {
+			return fmt.Errorf("%d events", len(got))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d availability events within 60 s, want 3", len(got))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	// Deliveries run in parallel: order them by seq, as a receiver would.
 	slices.SortFunc(got, func(x, y event) int { return int(x.Data.Seq - y.Data.Seq) })
 	describe := func(e event) string {
@@ -312,18 +293,14 @@ func TestWebhooks_AvailabilityChanged(t *testing.T) {
 	}
 	avail.mu.Unlock()
 	// The reservation endpoint got its confirmation and nothing else.
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	var bodies []string
+	poll.Eventually(t, 60*time.Second, "reservation.confirmed", func() bool {
 		resv.mu.Lock()
-		bodies := slices.Clone(resv.bodies)
-		resv.mu.Unlock()
-		if len(bodies) >= 1 {
-			if len(bodies) != 1 || !strings.Contains(bodies[0], `"type":"reservation.confirmed"`) {
-				t.Errorf("the reservation endpoint got %v", bodies)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no reservation.confirmed within 60 s")
-		}
+		defer resv.mu.Unlock()
+		bodies = slices.Clone(resv.bodies)
+		return len(bodies) >= 1
+	})
+	if len(bodies) != 1 || !strings.Contains(bodies[0], `"type":"reservation.confirmed"`) {
+		t.Errorf("the reservation endpoint got %v", bodies)
 	}
 }

@@ -29,7 +29,7 @@ func TestAdminJobsUI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := gateway.New(e.store, e.engine, zap.NewNop(), gateway.Options{AdminTenant: tenantA, AdminJobs: ui, Now: envNow})
+	srv := gateway.New(e.store, e.engine, zap.NewNop(), gateway.WithClock(gateway.Options{AdminTenant: tenantA, AdminJobs: ui}, envNow))
 	t.Cleanup(srv.Close)
 	get := func(path string, set func(*http.Request)) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, path, nil)

@@ -13,26 +13,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
-	"go.uber.org/zap"
 
 	"github.com/staylock/staylock/booking"
 )
 
 // bodyField names the request body as a whole in details.fields.
 const bodyField = "body"
-
-// responder holds what every handler needs to answer.
-type responder struct {
-	log   *zap.Logger
-	debug bool
-	limit int64
-}
-
-// fail writes err in the JSON error shape.
-func (r responder) fail(c *gin.Context, err error) { writeError(c, r.log, r.debug, err) }
-
-// ok writes v as compact JSON with status.
-func (r responder) ok(c *gin.Context, status int, v any) { writeJSON(c, r.log, r.debug, status, v) }
 
 // readBody reads the whole request body, at most r.limit bytes.
 func (r responder) readBody(c *gin.Context) ([]byte, error) {
@@ -240,51 +226,6 @@ func decodeGuest(fe booking.FieldErrors, raw json.RawMessage) booking.Guest {
 	decodeStrict(fe, "guest.", raw, &g)
 	g.Validate(fe, "guest.")
 	return g
-}
-
-// validPathID checks a client-chosen id from the path, recording field.
-func validPathID(fe booking.FieldErrors, field, id string) {
-	if !booking.ValidID(id) {
-		fe.Add(field, booking.IDRule)
-	}
-}
-
-// opaqueIDRule explains validOpaqueID, for error messages.
-const opaqueIDRule = "must be an id this API issued: ^[A-Za-z0-9_-]{1,80}$"
-
-// validOpaqueID tells whether a server-made id (r_…, h_…) is well formed:
-// a malformed one is refused (400) before anyone is asked and is never
-// echoed back.
-func validOpaqueID(id string) bool {
-	if id == "" || len(id) > 80 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		switch b := id[i]; {
-		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '_', b == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// opaquePathID reads the server-made id of path parameter field: a
-// malformed one is answered 400 naming the field; one of another kind
-// (its prefix is not prefix) cannot exist and is answered 404.
-func (r responder) opaquePathID(c *gin.Context, field, kind, prefix string) (string, bool) {
-	id := c.Param(field)
-	if !validOpaqueID(id) {
-		fe := booking.FieldErrors{}
-		fe.Add(field, opaqueIDRule)
-		r.fail(c, fe.Err())
-		return "", false
-	}
-	if !strings.HasPrefix(id, prefix) {
-		r.fail(c, booking.NotFound(kind, id))
-		return "", false
-	}
-	return id, true
 }
 
 // mergeFields copies the fields of an invalid_request error (as

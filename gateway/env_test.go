@@ -202,7 +202,7 @@ func newEnv(t *testing.T, backend string, opts ...func(*gateway.Options)) *env {
 	e := &env{t: t, store: store, keys: map[string]string{}, keyIDs: map[string]string{}}
 	e.engine = &faultEngine{Engine: newEngine(t, store)}
 	e.reg = prometheus.NewRegistry()
-	o := gateway.Options{Version: "test-1.2.3", Registry: e.reg, Now: envNow}
+	o := gateway.WithClock(gateway.Options{Version: "test-1.2.3", Registry: e.reg}, envNow)
 	for _, f := range opts {
 		f(&o)
 	}

@@ -1,14 +1,14 @@
 package gateway
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/staylock/staylock/internal/metricsreg"
 )
 
 // Booking outcomes counted in hotel_bookings_total.
@@ -35,41 +35,20 @@ type metrics struct {
 
 func newMetrics(reg *prometheus.Registry) *metrics {
 	m := &metrics{channels: map[string]bool{}}
-	m.requests = registerOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	m.requests = metricsreg.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hotel_http_requests_total",
 		Help: "HTTP requests by method, route template and status.",
 	}, []string{"method", "route", "status"}))
-	m.duration = registerOrReuse(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	m.duration = metricsreg.RegisterOrReuse(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "hotel_http_request_duration_seconds",
 		Help:    "HTTP request latency by method and route template.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"method", "route"}))
-	m.bookings = registerOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	m.bookings = metricsreg.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hotel_bookings_total",
 		Help: "Reservation decisions by channel and outcome (confirmed, sold_out, restricted, cancelled, modified).",
 	}, []string{"channel", "outcome"}))
 	return m
-}
-
-// registerOrReuse registers c, or returns the collector already registered
-// under the same description (several servers may share one registry).
-func registerOrReuse[C prometheus.Collector](reg *prometheus.Registry, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err) // a metric description clash is a programming error
-	}
-	return c
-}
-
-func prometheusGoCollector() prometheus.Collector { return collectors.NewGoCollector() }
-
-func prometheusProcessCollector() prometheus.Collector {
-	return collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})
 }
 
 // knownMethods bound the method label: clients may send any method name.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"sync"
@@ -53,6 +54,68 @@ type opsResponse struct {
 	// Maintenance is reported by /health (the dashboard's banner).
 	Maintenance *maintenanceInfo       `json:"maintenance,omitempty"`
 	Checks      map[string]checkResult `json:"checks,omitempty"`
+}
+
+// namedCheck is one check of /readyz and /health.
+type namedCheck struct {
+	name  string
+	check func(ctx context.Context) error
+	soft  bool // failing degrades, never fails, readiness
+	// info, when set instead of check, also reports what it found.
+	info func(ctx context.Context) (map[string]any, error)
+}
+
+// SetDraining makes /readyz answer 503 {"status":"draining"} while set, so a
+// load balancer stops sending new requests before shutdown.
+func (s *Server) SetDraining(draining bool) { s.draining.Store(draining) }
+
+// AddSoftCheck adds a named check of a dependency the node serves without
+// (the Redis bus: bookings go on, only other nodes' live deltas wait). While
+// it fails the check reads "degraded" and so do /readyz's and /health's
+// status, but /readyz stays 200: a Redis outage must not take every node
+// out of the load balancer at once.
+func (s *Server) AddSoftCheck(name string, check func(ctx context.Context) error) {
+	s.addCheck(namedCheck{name: name, check: check, soft: true})
+}
+
+// AddQueueCheck adds the soft "queue" check: the jobs waiting per queue,
+// the age of the oldest, the dead (discarded) ones; degraded while a job
+// has waited longer than maxWait (no worker runs, or they cannot keep up).
+func (s *Server) AddQueueCheck(maxWait time.Duration) {
+	s.addCheck(namedCheck{name: "queue", soft: true, info: func(ctx context.Context) (map[string]any, error) {
+		st, err := s.store.JobQueueStats(ctx)
+		if err != nil {
+			return nil, err
+		}
+		available, discarded, oldest := 0, 0, time.Duration(0)
+		for _, n := range st.Available {
+			available += n
+		}
+		for _, n := range st.Discarded {
+			discarded += n
+		}
+		for _, d := range st.OldestAvailable {
+			oldest = max(oldest, d)
+		}
+		info := map[string]any{"available": available, "oldest_available_seconds": math.Round(oldest.Seconds()*10) / 10,
+			"discarded": discarded}
+		if oldest > maxWait {
+			return info, fmt.Errorf("a job has waited %s (more than %s): are the workers running?", oldest.Round(time.Second), maxWait)
+		}
+		return info, nil
+	}})
+}
+
+func (s *Server) addCheck(c namedCheck) {
+	s.checksMu.Lock()
+	defer s.checksMu.Unlock()
+	for i := range s.checks {
+		if s.checks[i].name == c.name {
+			s.checks[i] = c
+			return
+		}
+	}
+	s.checks = append(s.checks, c)
 }
 
 // livez: 200 while the process runs.

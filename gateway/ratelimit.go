@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/internal/metricsreg"
 )
 
 // RateLimitOptions configure the per-API-key rate limit (RATE_LIMIT,
@@ -101,7 +102,7 @@ func newRateLimiter(o RateLimitOptions, reg *prometheus.Registry, log *zap.Logge
 	if o.Redis != nil {
 		l.redis = redis_rate.NewLimiter(o.Redis)
 	}
-	l.decisions = registerOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	l.decisions = metricsreg.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hotel_rate_limit_decisions_total",
 		Help: "Rate limit decisions: allowed, limited (429), or redis_unavailable (Redis did not answer; this node's own buckets decided).",
 	}, []string{"outcome"}))

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/staylock/staylock/gateway"
+	"github.com/staylock/staylock/internal/poll"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -22,7 +24,7 @@ import (
 func TestRevocationReachesEveryNode(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend, func(o *gateway.Options) { o.KeyPoll = 20 * time.Millisecond })
-		other := gateway.New(e.store, e.engine, zap.NewNop(), gateway.Options{KeyPoll: 20 * time.Millisecond, Now: envNow})
+		other := gateway.New(e.store, e.engine, zap.NewNop(), gateway.WithClock(gateway.Options{KeyPoll: 20 * time.Millisecond}, envNow))
 		t.Cleanup(other.Close)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{}, 2)
@@ -64,21 +66,17 @@ func TestRevocationReachesEveryNode(t *testing.T) {
 // none lags behind it.
 func waitLaggards(t *testing.T, st persistence.Store, gen int64, nodes []string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.EventuallyNil(t, 10*time.Second, fmt.Sprintf("generation %d confirmed by %v", gen, nodes), func() error {
 		// Who is live first, then who lags: the other order can miss a
 		// node whose first confirmation lands between the two reads.
 		since := time.Now().Add(-gateway.KeyNodeLive)
 		seen, serr := st.KeyGenerationLaggards(context.Background(), 1<<62, since)
 		lag, err := st.KeyGenerationLaggards(context.Background(), gen, since)
 		if err == nil && serr == nil && len(lag) == 0 && containsAll(seen, nodes) {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("generation %d not confirmed by %v within 10 s: lagging %v, live %v (%v %v)", gen, nodes, lag, seen, err, serr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("lagging %v, live %v (%v %v)", lag, seen, err, serr)
+	})
 }
 
 func containsAll(have, want []string) bool {

@@ -25,39 +25,6 @@ type setupHandler struct {
 	clock  clock
 }
 
-// pathIDs validates the client-chosen ids of the path, named by field.
-func (r responder) pathIDs(c *gin.Context, fields ...string) ([]string, bool) {
-	fe := booking.FieldErrors{}
-	ids := make([]string, len(fields))
-	for i, f := range fields {
-		ids[i] = c.Param(f)
-		validPathID(fe, f, ids[i])
-	}
-	if err := fe.Err(); err != nil {
-		r.fail(c, err)
-		return nil, false
-	}
-	return ids, true
-}
-
-// property validates :property and loads it from the caller's tenant; a
-// property of another tenant is not found.
-func (r responder) property(c *gin.Context, store persistence.Store) (booking.Property, bool) {
-	ids, ok := r.pathIDs(c, "property")
-	if !ok {
-		return booking.Property{}, false
-	}
-	p, err := store.GetProperty(c.Request.Context(), tenantOf(c), ids[0])
-	if errors.Is(err, persistence.ErrNotFound) {
-		err = booking.NotFound(booking.KindProperty, ids[0])
-	}
-	if err != nil {
-		r.fail(c, err)
-		return booking.Property{}, false
-	}
-	return p, true
-}
-
 type propertyBody struct {
 	Name               string  `json:"name"`
 	Timezone           string  `json:"timezone"`

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/internal/metricsreg"
 	"github.com/staylock/staylock/notify"
 	"github.com/staylock/staylock/persistence"
 )
@@ -343,22 +344,22 @@ const (
 
 func newStreamMetrics(reg *prometheus.Registry, bus notify.Bus) *streamMetrics {
 	m := &streamMetrics{}
-	m.connections = registerOrReuse(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+	m.connections = metricsreg.RegisterOrReuse(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "hotel_stream_connections", Help: "Open WebSocket stream connections."}))
-	m.subscriptions = registerOrReuse(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+	m.subscriptions = metricsreg.RegisterOrReuse(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "hotel_stream_subscriptions", Help: "Property subscriptions of open stream connections."}))
-	m.sent = registerOrReuse(reg, prometheus.NewCounter(prometheus.CounterOpts{
+	m.sent = metricsreg.RegisterOrReuse(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hotel_stream_deltas_sent_total", Help: "Delta messages written to stream clients."}))
-	m.coalesced = registerOrReuse(reg, prometheus.NewCounter(prometheus.CounterOpts{
+	m.coalesced = metricsreg.RegisterOrReuse(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hotel_stream_deltas_coalesced_total", Help: "Deltas merged into one still queued for the same client and room type."}))
-	m.snapshots = registerOrReuse(reg, prometheus.NewCounter(prometheus.CounterOpts{
+	m.snapshots = metricsreg.RegisterOrReuse(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "hotel_stream_snapshots_total", Help: "Snapshot messages written to stream clients (subscribe, gap repair)."}))
-	m.dropped = registerOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	m.dropped = metricsreg.RegisterOrReuse(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hotel_stream_clients_dropped_total", Help: "Stream clients closed for being too slow, by reason."}, []string{"reason"}))
 	for _, r := range []string{dropSlowWrite, dropNoPong, dropQueueFull, dropLagging} {
 		m.dropped.WithLabelValues(r)
 	}
-	m.latency = registerOrReuse(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+	m.latency = metricsreg.RegisterOrReuse(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "hotel_stream_commit_to_send_seconds",
 		Help:    "From an actor's commit to the delta's write to a stream client.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
@@ -375,7 +376,7 @@ func newStreamMetrics(reg *prometheus.Registry, bus notify.Bus) *streamMetrics {
 			{"sent", func(s notify.Stats) uint64 { return s.Sent }},
 			{"received", func(s notify.Stats) uint64 { return s.Received }},
 		} {
-			registerOrReuse(reg, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			metricsreg.RegisterOrReuse(reg, prometheus.NewCounterFunc(prometheus.CounterOpts{
 				Name: "hotel_bus_deltas_total", Help: "Deltas through the bus by event.",
 				ConstLabels: prometheus.Labels{"event": c.event},
 			}, func() float64 { return float64(c.get(bus.Stats())) }))

@@ -74,7 +74,7 @@ func runFanOut(b *testing.B, subscribers, rate int) {
 	clock := &commitClock{Local: notify.NewLocal(notify.LocalOptions{})}
 	defer clock.Close()
 	reg := prometheus.NewRegistry()
-	srv := testserver.Start(b, "", testserver.Options{Bus: clock, Gateway: gateway.Options{Registry: reg, Now: envNow}})
+	srv := testserver.Start(b, "", testserver.Options{Bus: clock, Gateway: gateway.WithClock(gateway.Options{Registry: reg}, envNow)})
 	admin := srv.MustKey(b, "acme", booking.RoleAdmin)
 	do := func(method, path, body string) int {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))

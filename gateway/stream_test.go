@@ -45,7 +45,7 @@ func newStreamEnv(t *testing.T, stream gateway.StreamOptions) *streamEnv {
 			goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/cluster.(*Gossiper).StartGossiping.NewThrottle.func3.1"),
 			goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.(*Future).start.func1"))
 	})
-	srv := testserver.Start(t, "", testserver.Options{Gateway: gateway.Options{Stream: stream, Now: envNow}})
+	srv := testserver.Start(t, "", testserver.Options{Gateway: gateway.WithClock(gateway.Options{Stream: stream}, envNow)})
 	e := &streamEnv{t: t, srv: srv, wsURL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/stream",
 		admin: srv.MustKey(t, "acme", booking.RoleAdmin), viewer: srv.MustKey(t, "acme", booking.RoleViewer)}
 	e.mustDo("PUT", "/v1/properties/p1", e.admin, `{"name":"Hotel One","timezone":"Europe/Berlin","currency":"EUR"}`, http.StatusCreated)
@@ -544,7 +544,7 @@ func TestStreamRevokedKeyIsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range keys {
-		if auth.HashEqual(k.Hash, auth.HashAPIKey(e.viewer)) {
+		if bytes.Equal(k.Hash, auth.HashAPIKey(e.viewer)) {
 			if _, err := e.srv.Store.RevokeAPIKey(ctx, k.ID, time.Now()); err != nil {
 				t.Fatal(err)
 			}

@@ -36,7 +36,7 @@ func (z *zones) load(name string) (*time.Location, error) {
 }
 
 // clock tells which nights a property sells now: the gateway owns "now"
-// (Options.Now) and reads the property, so the booking rules stay pure.
+// (time.Now; a fixed instant in tests) and reads the property, so the booking rules stay pure.
 type clock struct {
 	now   func() time.Time
 	zones *zones

@@ -55,7 +55,7 @@ func mustFields(t *testing.T, got apiError, want ...string) map[string]any {
 func TestBookingWindow(t *testing.T) {
 	eachBackend(t, func(t *testing.T, backend string) {
 		clk := newTestClock(envNow())
-		e := newEnv(t, backend, func(o *gateway.Options) { o.Now = clk.now })
+		e := newEnv(t, backend, func(o *gateway.Options) { *o = gateway.WithClock(*o, clk.now) })
 		res := "/v1/properties/" + property + "/reservations"
 		afternoon := time.Date(2026, 12, 3, 12, 30, 0, 0, time.UTC) // 13:30 in Berlin
 		night := time.Date(2026, 12, 3, 0, 30, 0, 0, time.UTC)      // 01:30 in Berlin

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
+	"github.com/staylock/staylock/internal/metricsreg"
 	"github.com/staylock/staylock/persistence"
 )
 
@@ -37,7 +38,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "From the job's commit (with its booking) to its completion, by kind.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}, []string{"kind"}),
 	}
-	reg.MustRegister(m.completed, m.failed, m.cancelled, m.latency)
+	m.completed = metricsreg.RegisterOrReuse(reg, m.completed)
+	m.failed = metricsreg.RegisterOrReuse(reg, m.failed)
+	m.cancelled = metricsreg.RegisterOrReuse(reg, m.cancelled)
+	m.latency = metricsreg.RegisterOrReuse(reg, m.latency)
 	for _, k := range allKinds {
 		m.completed.WithLabelValues(k)
 		m.failed.WithLabelValues(k)
@@ -78,7 +82,7 @@ type queueCollector struct {
 // hotel_jobs_oldest_available_seconds and hotel_jobs_discarded on reg,
 // read from store at each scrape.
 func RegisterQueueCollector(reg prometheus.Registerer, store persistence.Store) {
-	reg.MustRegister(&queueCollector{store: store,
+	metricsreg.RegisterOrReuse(reg, &queueCollector{store: store,
 		available: prometheus.NewDesc("hotel_jobs_available", "Jobs waiting to run, by queue.", []string{"queue"}, nil),
 		oldest: prometheus.NewDesc("hotel_jobs_oldest_available_seconds",
 			"Age of the oldest job waiting to run, by queue (0 when none waits).", []string{"queue"}, nil),

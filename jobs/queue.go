@@ -62,15 +62,14 @@ const engineWorkers = 2
 
 // Defaults of Options.
 const (
-	DefaultConcurrency     = 10
-	DefaultMailMaxAttempts = 10
-	DefaultPurgeEvery      = time.Hour
-	DefaultSweepEvery      = time.Minute
-	DefaultPruneEvery      = 24 * time.Hour
-	DefaultHistoryKeep     = 30
-	DefaultReportEvery     = 24 * time.Hour
-	DefaultJobTimeout      = time.Minute
-	DefaultRescueAfter     = 10 * time.Minute
+	DefaultConcurrency = 10
+	DefaultPurgeEvery  = time.Hour
+	DefaultSweepEvery  = time.Minute
+	DefaultPruneEvery  = 24 * time.Hour
+	DefaultHistoryKeep = 30
+	DefaultReportEvery = 24 * time.Hour
+	DefaultJobTimeout  = time.Minute
+	DefaultRescueAfter = 10 * time.Minute
 
 	DefaultWebhookMaxAttempts = 8
 	DefaultRetryBase          = 10 * time.Second

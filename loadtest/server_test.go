@@ -43,7 +43,7 @@ func MustStartServer(t *testing.T) realServer {
 	// stream (the dashboard scenario) gets every commit.
 	bus := notify.NewLocal(notify.LocalOptions{})
 	node, err := cluster.Start(store, cluster.Options{Logger: log,
-		Actor: actors.Options{GroupCommit: true, MaxBatch: 256, SnapshotEvery: 1000, IdempotencyTTL: 72 * time.Hour,
+		Actor: actors.Options{GroupCommit: true, MaxBatch: 256, SnapshotEvery: 1000, IdempotencyTTL: persistence.DefaultIdempotencyTTL,
 			OnCommit: bus.Publish}})
 	if err != nil {
 		_ = bus.Close()

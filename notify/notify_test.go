@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/internal/poll"
 	"github.com/staylock/staylock/notify"
 	"github.com/staylock/staylock/notify/redistest"
 )
@@ -44,17 +45,8 @@ func (c *collector) get() ([]booking.AvailabilityDelta, int) {
 	return append([]booking.AvailabilityDelta(nil), c.deltas...), c.lost
 }
 
-// waitFor polls cond until it holds or 5 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// within is how long a test waits for the bus to deliver.
+const within = 5 * time.Second
 
 // day0 is the first night the tests use (the API refuses years before 2000).
 var day0 = booking.DateOf(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
@@ -111,7 +103,7 @@ func TestLocalDeliversEveryChangeChained(t *testing.T) {
 		bus.Publish(delta("a", i, night(booking.Date(i%7), int32(i))))
 		bus.Publish(delta("b", i, night(5, int32(i))))
 	}
-	waitFor(t, "both chains at 1000", func() bool {
+	poll.Eventually(t, within, "both chains at 1000", func() bool {
 		ds, _ := c.get()
 		return len(ds) > 0 && ds[len(ds)-1].Seq == 1000 && lastSeqs(t, ds)["a"] == 1000 && lastSeqs(t, ds)["b"] == 1000
 	})
@@ -147,7 +139,7 @@ func TestLocalNeverBlocksAndCountsDrops(t *testing.T) {
 	cancel := bus.Subscribe(notify.Handler{Deltas: func([]booking.AvailabilityDelta) { once.Do(func() { <-release }) }})
 	defer cancel()
 	bus.Publish(delta("x", 0))
-	waitFor(t, "the subscriber to be stuck", func() bool { return bus.Stats().Delivered == 0 && bus.Stats().Published == 1 })
+	poll.Eventually(t, within, "the subscriber to be stuck", func() bool { return bus.Stats().Delivered == 0 && bus.Stats().Published == 1 })
 	time.Sleep(20 * time.Millisecond)
 	start := time.Now()
 	for i := range 100 {
@@ -157,7 +149,7 @@ func TestLocalNeverBlocksAndCountsDrops(t *testing.T) {
 		t.Errorf("100 publishes took %v while the subscriber was stuck", d)
 	}
 	close(release)
-	waitFor(t, "drops counted", func() bool { st := bus.Stats(); return st.Dropped >= 95 })
+	poll.Eventually(t, within, "drops counted", func() bool { st := bus.Stats(); return st.Dropped >= 95 })
 }
 
 func TestLocalCloseStopsAndDrops(t *testing.T) {
@@ -183,7 +175,7 @@ func newRedisBus(t *testing.T, url, prefix string) *notify.Redis {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	waitFor(t, "the bus to subscribe", func() bool { return b.Check(context.Background()) == nil })
+	poll.Eventually(t, within, "the bus to subscribe", func() bool { return b.Check(context.Background()) == nil })
 	return b
 }
 
@@ -199,7 +191,7 @@ func TestRedisCrossesNodes(t *testing.T) {
 		a.Publish(delta("dlx", i, night(booking.Date(100+i%30), int32(i))))
 	}
 	for _, c := range []*collector{&ca, &cb} {
-		waitFor(t, "200 deltas on both nodes", func() bool {
+		poll.Eventually(t, within, "200 deltas on both nodes", func() bool {
 			ds, _ := c.get()
 			return len(ds) > 0 && ds[len(ds)-1].Seq == 200
 		})
@@ -246,13 +238,13 @@ func TestRedisDownDoesNotBlock(t *testing.T) {
 	if d := time.Since(start); d > 200*time.Millisecond {
 		t.Errorf("500 publishes with Redis down took %v", d)
 	}
-	waitFor(t, "local delivery", func() bool {
+	poll.Eventually(t, within, "local delivery", func() bool {
 		ds, _ := c.get()
 		return len(ds) > 0 && ds[len(ds)-1].Seq == 500
 	})
 	ds, _ := c.get()
 	lastSeqs(t, ds)
-	waitFor(t, "drops counted", func() bool { return b.Stats().Dropped > 0 })
+	poll.Eventually(t, within, "drops counted", func() bool { return b.Stats().Dropped > 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := b.Check(ctx); err == nil {
@@ -271,8 +263,8 @@ func TestRedisReconnectReportsLoss(t *testing.T) {
 	var cb collector
 	defer b.Subscribe(cb.handler())()
 	killClients(t, url, "pubsub")
-	waitFor(t, "loss reported after reconnection", func() bool { _, lost := cb.get(); return lost > 0 })
-	waitFor(t, "check passes again", func() bool { return b.Check(context.Background()) == nil })
+	poll.Eventually(t, within, "loss reported after reconnection", func() bool { _, lost := cb.get(); return lost > 0 })
+	poll.Eventually(t, within, "check passes again", func() bool { return b.Check(context.Background()) == nil })
 	a.Publish(delta("dlx", 0))
-	waitFor(t, "delta after reconnection", func() bool { ds, _ := cb.get(); return len(ds) == 1 })
+	poll.Eventually(t, within, "delta after reconnection", func() bool { ds, _ := cb.get(); return len(ds) == 1 })
 }

@@ -31,7 +31,7 @@ func benchBatch(actor string, first int64, n *atomic.Int64) persistence.Batch {
 		body, _ := json.Marshal(r)
 		b.Idempotency = append(b.Idempotency, persistence.IdempotencyRecord{Tenant: "acme", Key: "idem-" + id,
 			RequestHash: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Status: 201, Body: body,
-			CreatedAt: now, ExpiresAt: now.Add(72 * time.Hour)})
+			CreatedAt: now, ExpiresAt: now.Add(persistence.DefaultIdempotencyTTL)})
 	}
 	return b
 }

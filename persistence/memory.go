@@ -640,11 +640,3 @@ func (s *MemoryStore) GetMeta(_ context.Context, key string) (string, error) {
 	}
 	return v, nil
 }
-
-// SetMeta stores a setting.
-func (s *MemoryStore) SetMeta(_ context.Context, key, value string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.meta[key] = value
-	return nil
-}

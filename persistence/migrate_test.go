@@ -150,7 +150,7 @@ func testMigrations(t *testing.T, url, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetMeta(ctx, "k", "v"); err != nil {
+	if _, err := s.SetMaintenance(ctx, persistence.Maintenance{}); err != nil {
 		t.Fatalf("use migrated schema: %v", err)
 	}
 	s.Close()

@@ -659,15 +659,6 @@ func (s *PostgresStore) GetMeta(ctx context.Context, key string) (string, error)
 	return v, nil
 }
 
-// SetMeta stores a setting.
-func (s *PostgresStore) SetMeta(ctx context.Context, key, value string) error {
-	if _, err := s.pool.Exec(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
-		return fmt.Errorf("set meta %s: %w", key, err)
-	}
-	return nil
-}
-
 // pgDataError marks an error the server raised about the data itself as
 // ErrInvalidData: SQLSTATE class 22 (data exception: NUL or an invalid byte
 // sequence in text, "\u0000" in jsonb, a value out of range), 23 (integrity

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/staylock/staylock/booking"
-
+	"github.com/staylock/staylock/internal/poll"
 	"github.com/staylock/staylock/persistence"
 	"github.com/staylock/staylock/persistence/pgtest"
 	"github.com/staylock/staylock/persistence/storetest"
@@ -80,18 +80,20 @@ func waitForBackends(t *testing.T, url string, waiting bool) {
 	if waiting {
 		q += ` AND wait_event_type = 'Lock'`
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	what := "no other active backend"
+	if waiting {
+		what = "another backend to wait for a lock"
+	}
+	poll.EventuallyNil(t, 10*time.Second, what, func() error {
 		var n int
 		if err := conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if (waiting && n > 0) || (!waiting && n == 0) {
-			return
+			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("backends did not reach the expected state (waiting=%v)", waiting)
+		return fmt.Errorf("%d matching backends", n)
+	})
 }
 
 func fencedTestBatch(actor string) persistence.Batch {
@@ -127,7 +129,7 @@ func TestPostgresFenceRaceOnPrimaryKey(t *testing.T) {
 	}
 	// The pool still works after the failed pipeline.
 	for i := range 10 {
-		if err := s.SetMeta(ctx, "k", fmt.Sprint(i)); err != nil {
+		if _, err := s.SetMaintenance(ctx, persistence.Maintenance{RetryAfter: i}); err != nil {
 			t.Fatal(err)
 		}
 	}

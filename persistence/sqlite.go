@@ -669,15 +669,6 @@ func (s *SQLiteStore) GetMeta(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-// SetMeta stores a setting.
-func (s *SQLiteStore) SetMeta(ctx context.Context, key, value string) error {
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
-		return fmt.Errorf("set meta %s: %w", key, err)
-	}
-	return nil
-}
-
 // sqliteCollect runs a query and scans every row with scan.
 func sqliteCollect[T any](ctx context.Context, db *sql.DB, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)

@@ -1,17 +1,19 @@
-// Package persistence is Staylock's storage: the Store contract and its two
-// implementations, Postgres (pgx) and an embedded SQLite file, with the
-// migrations both run (embedded SQL, goose).
+// Package persistence is Staylock's storage: the Store contract and its
+// three implementations, Postgres (pgx) and an embedded SQLite file, which
+// are durable and run the migrations (embedded SQL, goose), and the
+// in-memory MemoryStore, which keeps nothing (benchmarks and tests). All
+// three pass the one contract suite, persistence/storetest.
 //
 // Everything one actor decision writes goes into one transaction
 // (CommitBatch): journal events fenced by (actor_id, seq), the snapshot,
 // reservation rows, hold rows, the room type row and idempotency records.
 //
 // Open picks the backend from DB_URL (postgres:// → Postgres, empty →
-// SQLite under STORAGE_PATH); MigrateUp, MigrateDown, MigrationStatus and
-// PendingMigrations run the embedded migrations of that backend. Open never
-// migrates.
+// SQLite under STORAGE_PATH, memory:// → a new MemoryStore); MigrateUp,
+// MigrateDown, MigrationStatus and PendingMigrations run the embedded
+// migrations of that backend. Open never migrates.
 //
-// Times: both stores keep times in UTC to the microsecond (Postgres'
+// Times: every store keeps times in UTC to the microsecond (Postgres'
 // precision), so a time comes back Equal to StoredTime(t). Pass a time
 // through StoredTime before showing it if it is shown before it is stored.
 package persistence
@@ -84,6 +86,15 @@ type HoldRow struct {
 	RoomType  string
 	ExpiresAt time.Time
 }
+
+// How long an Idempotency-Key's outcome is kept (a record's ExpiresAt
+// after its CreatedAt): the default (IDEMPOTENCY_TTL), which the gateway
+// (claiming keys) and the actors (completing them) both take, and the
+// contract's floor, under which the gateway never goes.
+const (
+	DefaultIdempotencyTTL = 72 * time.Hour
+	MinIdempotencyTTL     = 24 * time.Hour
+)
 
 // IdempotencyRecord is the stored outcome of a request sent with an
 // Idempotency-Key. Status 0 means "in flight" (claimed, no outcome yet).
@@ -162,8 +173,9 @@ type ReservationFilter struct {
 	Cursor      string // opaque, from the previous page; a bad one is an invalid_request *booking.Error
 }
 
-// Store is the storage contract. Implementations: Postgres and SQLite; both
-// pass the same contract suite (persistence/storetest).
+// Store is the storage contract. Implementations: PostgresStore,
+// SQLiteStore and MemoryStore; all three pass the same contract suite
+// (persistence/storetest).
 type Store interface {
 	// Ping checks the database answers.
 	Ping(ctx context.Context) error
@@ -270,7 +282,8 @@ type Store interface {
 	// PurgeIdempotency deletes records expired before now; returns how many.
 	PurgeIdempotency(ctx context.Context, now time.Time) (int64, error)
 
-	// Meta stores small settings such as the maintenance flag.
+	// GetMeta reads a small setting of the meta table (the maintenance
+	// state, which SetMaintenance writes; read it with GetMaintenance);
+	// ErrNotFound when unset.
 	GetMeta(ctx context.Context, key string) (string, error)
-	SetMeta(ctx context.Context, key, value string) error
 }

@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/staylock/staylock/config"
 	"github.com/staylock/staylock/gateway"
+	"github.com/staylock/staylock/internal/metricsreg"
 	"github.com/staylock/staylock/jobs"
 	"github.com/staylock/staylock/jobs/mail"
 	"github.com/staylock/staylock/persistence"
@@ -104,8 +104,7 @@ func newQueueCmd(a *app, role jobs.Role, short, long string) *cobra.Command {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			reg := metricsreg.NewRegistry()
 			jobs.RegisterQueueCollector(reg, store)
 			q, err := newQueue(cfg, store, role, nil, log, reg)
 			if err != nil {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -26,6 +25,7 @@ import (
 	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/config"
 	"github.com/staylock/staylock/gateway"
+	"github.com/staylock/staylock/internal/metricsreg"
 	"github.com/staylock/staylock/jobs"
 	"github.com/staylock/staylock/notify"
 	"github.com/staylock/staylock/persistence"
@@ -94,8 +94,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	}
 
 	// One registry for the gateway's and the cluster's metrics.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := metricsreg.NewRegistry()
 
 	node, err := cluster.Start(store, cluster.Options{
 		Provider: cfg.ClusterProvider, Bind: cfg.ClusterBind, Seeds: cfg.ClusterSeeds, EtcdEndpoints: cfg.EtcdEndpoints,

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/staylock/staylock/internal/poll"
 )
 
 // DefaultURL is the Redis tests use unless REDIS_TEST_URL says otherwise.
@@ -77,8 +79,8 @@ func DB(t testing.TB) string {
 	defer c.Close()
 	ctx := context.Background()
 	owner := Prefix()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var claimed string
+	poll.Eventually(t, 30*time.Second, "a free Redis test database (1-15)", func() bool {
 		for db := 1; db <= 15; db++ {
 			key := fmt.Sprintf("staylock-test:db-claim:%d", db)
 			ok, err := c.SetNX(ctx, key, owner, 10*time.Minute).Result()
@@ -95,11 +97,10 @@ func DB(t testing.TB) string {
 					rc.Del(context.Background(), key)
 				}
 			})
-			return fmt.Sprintf("%s/%d", u, db)
+			claimed = fmt.Sprintf("%s/%d", u, db)
+			return true
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no free Redis test database (1-15) within 30 s")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return false
+	})
+	return claimed
 }

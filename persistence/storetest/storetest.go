@@ -45,7 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		{"HoldRowsPutDeletedAndListed", testHolds},
 		{"IdempotencyClaimCompleteRelease", testIdempotency},
 		{"IdempotencyExpiryAndPurge", testIdempotencyExpiry},
-		{"MetaStoresSettings", testMeta},
+		{"MaintenanceStoresItsState", testMaintenance},
 		{"JobsWrittenOnceByKeyWithTheirCommit", testJobs},
 		{"WebhooksPutListedDeletedWithTheirDeliveries", testWebhooks},
 	}
@@ -959,17 +959,34 @@ func testIdempotencyExpiry(t *testing.T, s persistence.Store) {
 	}
 }
 
-func testMeta(t *testing.T, s persistence.Store) {
+// testMaintenance: the maintenance state (a meta row) is off until set,
+// reads back as set, is replaced by the next, and each change raises the
+// key generation (nodes reload it at their next poll).
+func testMaintenance(t *testing.T, s persistence.Store) {
 	c := ctx(t)
 	_, err := s.GetMeta(c, "maintenance")
 	mustErrIs(t, err, persistence.ErrNotFound, "unset meta")
-	mustNoErr(t, s.SetMeta(c, "maintenance", "on"), "set meta")
-	mustNoErr(t, s.SetMeta(c, "other", "x"), "set other meta")
-	mustNoErr(t, s.SetMeta(c, "maintenance", "off"), "overwrite meta")
-	v, err := s.GetMeta(c, "maintenance")
-	mustNoErr(t, err, "get meta")
-	if v != "off" {
-		t.Fatalf("meta = %q, want off", v)
+	m, err := persistence.GetMaintenance(c, s)
+	mustNoErr(t, err, "get unset maintenance")
+	if m.On {
+		t.Fatalf("maintenance %+v before any was set, want off", m)
+	}
+	on := persistence.Maintenance{On: true, RetryAfter: 90, Message: "Upgrading", SecretHash: []byte{1, 2, 3},
+		Since: persistence.StoredTime(time.Now())}
+	gen1, err := s.SetMaintenance(c, on)
+	mustNoErr(t, err, "set maintenance")
+	m, err = persistence.GetMaintenance(c, s)
+	mustNoErr(t, err, "get maintenance")
+	if !m.On || m.RetryAfter != 90 || m.Message != "Upgrading" || string(m.SecretHash) != "\x01\x02\x03" || !m.Since.Equal(on.Since) {
+		t.Fatalf("maintenance %+v, want %+v", m, on)
+	}
+	gen2, err := s.SetMaintenance(c, persistence.Maintenance{})
+	mustNoErr(t, err, "end maintenance")
+	if m, err = persistence.GetMaintenance(c, s); err != nil || m.On {
+		t.Fatalf("maintenance after it ended: %+v, %v", m, err)
+	}
+	if gen, err := s.KeyGeneration(c); err != nil || gen1 < 1 || gen2 != gen1+1 || gen != gen2 {
+		t.Fatalf("key generations %d then %d, now %d (%v): want each change to raise it by one", gen1, gen2, gen, err)
 	}
 }
 
