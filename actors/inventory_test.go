@@ -15,6 +15,7 @@ import (
 
 	"github.com/staylock/staylock/actors"
 	"github.com/staylock/staylock/booking"
+	"github.com/staylock/staylock/internal/poll"
 	"github.com/staylock/staylock/persistence"
 	"github.com/staylock/staylock/persistence/pgtest"
 )
@@ -410,17 +411,10 @@ func TestInventory_HoldsExpireByThemselves(t *testing.T) {
 		if n := availability(t, a, "2026-12-01", 1)[0]; n.Held != 2 || n.Available != 1 {
 			t.Fatalf("held night: %+v", n)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		poll.Eventually(t, 5*time.Second, "the expired hold's release", func() bool {
 			n := availability(t, a, "2026-12-01", 2)
-			if n[0].Held == 0 && n[1].Held == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("hold not released 5 s after expiry: %+v", n)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return n[0].Held == 0 && n[1].Held == 0
+		})
 		if _, err := store.HoldRows(context.Background(), tenant, "h_x"); !errors.Is(err, persistence.ErrNotFound) {
 			t.Fatalf("hold row left after expiry: %v", err)
 		}
@@ -499,13 +493,10 @@ func TestInventory_WakeReleasesDueHolds(t *testing.T) {
 		a.MustAsk(t, wake())
 		// The release commits after the wake's answer: wait for it (well
 		// under the hour the timer would take).
-		deadline := time.Now().Add(5 * time.Second)
-		for n := availability(t, a, "2026-12-01", 1)[0]; n.Held != 0 || n.Available != 3; n = availability(t, a, "2026-12-01", 1)[0] {
-			if time.Now().After(deadline) {
-				t.Fatalf("a due hold survived the wake: %+v", n)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		poll.Eventually(t, 5*time.Second, "the due hold's release after the wake", func() bool {
+			n := availability(t, a, "2026-12-01", 1)[0]
+			return n.Held == 0 && n.Available == 3
+		})
 		if _, err := store.HoldRows(context.Background(), tenant, "h_w"); !errors.Is(err, persistence.ErrNotFound) {
 			t.Fatalf("hold row left after the wake: %v", err)
 		}

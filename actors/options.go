@@ -47,12 +47,19 @@ type Options struct {
 	now func() time.Time
 }
 
+// The defaults of SnapshotEvery and MaxBatch (config's SNAPSHOT_EVERY and
+// MAX_BATCH repeat them; a cmd/staylock test holds them equal).
+const (
+	DefaultSnapshotEvery = 500
+	DefaultMaxBatch      = 256
+)
+
 func (o *Options) withDefaults() {
 	if o.SnapshotEvery <= 0 {
-		o.SnapshotEvery = 500
+		o.SnapshotEvery = DefaultSnapshotEvery
 	}
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = 256
+		o.MaxBatch = DefaultMaxBatch
 	}
 	if o.CommitTimeout <= 0 {
 		o.CommitTimeout = 10 * time.Second

@@ -22,6 +22,7 @@ import (
 	"github.com/staylock/staylock/actors"
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/cluster"
+	"github.com/staylock/staylock/internal/poll"
 	"github.com/staylock/staylock/persistence/pgtest"
 )
 
@@ -54,8 +55,8 @@ func MustStartCluster(t *testing.T, n int) *testCluster {
 func (tc *testCluster) MustAdd(t *testing.T) *member {
 	t.Helper()
 	store := MustOpen(t, tc.dbURL)
-	n, err := cluster.Start(store, cluster.Options{Agent: tc.agent, Logger: logger(t),
-		RequestTimeout: 10 * time.Second, Actor: actors.Options{GroupCommit: true}})
+	n, err := cluster.Start(store, cluster.WithAgent(cluster.Options{Logger: logger(t),
+		RequestTimeout: 10 * time.Second, Actor: actors.Options{GroupCommit: true}}, tc.agent))
 	if err != nil {
 		t.Fatalf("start member: %v", err)
 	}
@@ -68,7 +69,7 @@ func (tc *testCluster) MustAdd(t *testing.T) *member {
 // MustConverge waits until every running member sees all running members.
 func (tc *testCluster) MustConverge(t *testing.T) {
 	t.Helper()
-	checkFor(t, 10*time.Second, func() error {
+	poll.EventuallyNil(t, 10*time.Second, "every member seeing every running member", func() error {
 		want := 0
 		for _, n := range tc.nodes {
 			if n.Ready(context.Background()) == nil {
@@ -92,22 +93,6 @@ func logger(t *testing.T) *zap.Logger {
 		return zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	}
 	return zap.NewNop()
-}
-
-// checkFor polls f until it returns nil or d passes.
-func checkFor(t testing.TB, d time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", d, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func MustPutRoomType(t testing.TB, n *member, id string, rooms int32) {
@@ -272,20 +257,16 @@ func BenchmarkForward(b *testing.B) {
 	tc := &testCluster{agent: test.NewInMemAgent(), dbURL: pgtest.NewDatabase(b)}
 	for range 2 {
 		store := MustOpen(b, tc.dbURL)
-		n, err := cluster.Start(store, cluster.Options{Agent: tc.agent, Logger: zap.NewNop(), Actor: actors.Options{GroupCommit: true}})
+		n, err := cluster.Start(store, cluster.WithAgent(cluster.Options{Logger: zap.NewNop(), Actor: actors.Options{GroupCommit: true}}, tc.agent))
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { n.Shutdown(false) })
 		tc.nodes = append(tc.nodes, &member{Node: n, engine: actors.NewCoordinator(n, store, n.RequestTimeout(), zap.NewNop())})
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for tc.nodes[0].Members() != 2 || tc.nodes[1].Members() != 2 {
-		if time.Now().After(deadline) {
-			b.Fatal("members did not converge")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Eventually(b, 10*time.Second, "two members that see each other", func() bool {
+		return tc.nodes[0].Members() == 2 && tc.nodes[1].Members() == 2
+	})
 	owned := map[string]string{} // "local"/"remote" → room type
 	for i := 0; len(owned) < 2; i++ {
 		rt := fmt.Sprintf("r%d", i)

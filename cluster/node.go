@@ -23,7 +23,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	protocluster "github.com/asynkron/protoactor-go/cluster"
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,11 +67,6 @@ type Options struct {
 	Seeds []string
 	// EtcdEndpoints are the etcd servers (host:port or http(s) URLs).
 	EtcdEndpoints []string
-	// Agent, with the local provider, is protoactor's in-memory membership
-	// agent: members that share one form one cluster inside one process,
-	// on protoactor's test provider. For tests only; nil (always, in
-	// production) is a member alone.
-	Agent *test.InMemAgent
 	// RequestTimeout bounds one actor call when the caller's context has
 	// no earlier deadline.
 	RequestTimeout time.Duration
@@ -83,6 +77,10 @@ type Options struct {
 	Registry prometheus.Registerer
 	Actor    actors.Options
 	Logger   *zap.Logger
+
+	// inProcess, set by the multi-member tests (export_test.go), makes the
+	// local provider one shared by the members of this process.
+	inProcess func() protocluster.ClusterProvider
 }
 
 // Timing tunes failure detection and leaving.
@@ -282,9 +280,6 @@ func (n *Node) ready(context.Context) error {
 // Address is this member's actor address (host:port).
 func (n *Node) Address() string { return n.system.Address() }
 
-// MemberID is this member's id (new at every start).
-func (n *Node) MemberID() string { return n.system.ID }
-
 // Members is the number of members in this node's view.
 func (n *Node) Members() int { return n.router.memberCount() }
 
@@ -369,7 +364,7 @@ func (n *Node) Leave(ctx context.Context) error {
 		err = p.leave(ctx)
 		_ = p.Shutdown(true)
 	default:
-		if n.opts.Provider != ProviderLocal || n.opts.Agent != nil {
+		if n.opts.Provider != ProviderLocal || n.opts.inProcess != nil {
 			err = p.Shutdown(true)
 			// The others learn it from etcd's watch, the Kubernetes API or
 			// the shared agent: give that a moment before the transport goes.
@@ -387,10 +382,4 @@ func settle(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-// Owner is the address of the member that owns identity in this node's
-// view ("" when there is none).
-func (n *Node) Owner(identity string) string {
-	return n.router.owner(identity, actors.Kind)
 }

@@ -7,7 +7,6 @@ import (
 
 	protocluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -20,10 +19,9 @@ const etcdDialTimeout = 5 * time.Second
 func newProvider(opts Options, log *zap.Logger, r *router, g *guard, onEvicted func(error)) (protocluster.ClusterProvider, error) {
 	switch opts.Provider {
 	case ProviderLocal:
-		if opts.Agent != nil {
-			// Several members of one process sharing one in-memory agent:
-			// tests only (see Options.Agent).
-			return test.NewTestProvider(opts.Agent), nil
+		if opts.inProcess != nil {
+			// Several members of one process: tests only.
+			return opts.inProcess(), nil
 		}
 		return localProvider{}, nil
 	case ProviderSeeds:

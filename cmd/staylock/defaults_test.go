@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/staylock/staylock/actors"
 	"github.com/staylock/staylock/cluster"
 	"github.com/staylock/staylock/config"
 	"github.com/staylock/staylock/gateway"
@@ -38,6 +39,8 @@ func TestConfigDefaultsAreThePackagesDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"IDEMPOTENCY_TTL", cfg.IdempotencyTTL, persistence.DefaultIdempotencyTTL},
+		{"SNAPSHOT_EVERY", cfg.SnapshotEvery, actors.DefaultSnapshotEvery},
+		{"MAX_BATCH", cfg.MaxBatch, actors.DefaultMaxBatch},
 		{"config.MinIdempotencyTTL", config.MinIdempotencyTTL, persistence.MinIdempotencyTTL},
 		{"BODY_LIMIT", int64(cfg.BodyLimit), int64(gateway.DefaultBodyLimit)},
 		{"WEBHOOK_MAX_ATTEMPTS", cfg.Jobs.WebhookMaxAttempts, jobs.DefaultWebhookMaxAttempts},
