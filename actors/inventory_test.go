@@ -18,6 +18,7 @@ import (
 	"github.com/staylock/staylock/internal/poll"
 	"github.com/staylock/staylock/persistence"
 	"github.com/staylock/staylock/persistence/pgtest"
+	"github.com/staylock/staylock/persistence/storetest"
 )
 
 const (
@@ -28,32 +29,15 @@ const (
 
 var identity = actors.Identity(tenant, property, roomType)
 
+// MustOpen opens a migrated store with one tenant and property.
+func MustOpen(t testing.TB, dbURL string) persistence.Store {
+	return storetest.MustOpenWithProperty(t, dbURL, tenant, property)
+}
+
 // eachStore runs f against a fresh Postgres database and a fresh SQLite file.
 func eachStore(t *testing.T, f func(t *testing.T, store persistence.Store)) {
 	t.Run("postgres", func(t *testing.T) { f(t, MustOpen(t, pgtest.NewDatabase(t))) })
 	t.Run("sqlite", func(t *testing.T) { f(t, MustOpen(t, "")) })
-}
-
-// MustOpen opens a migrated store with one tenant and property.
-func MustOpen(t testing.TB, dbURL string) persistence.Store {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := persistence.MigrateUp(ctx, dbURL, dir); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	s, err := persistence.Open(ctx, dbURL, dir)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if _, err := s.EnsureTenant(ctx, tenant); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.PutProperty(ctx, booking.Property{Tenant: tenant, ID: property, Name: "Hotel One", Timezone: "UTC", Currency: "EUR"}); err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 type activation struct {

@@ -29,6 +29,7 @@ import (
 	"github.com/staylock/staylock/gateway"
 	"github.com/staylock/staylock/persistence"
 	"github.com/staylock/staylock/persistence/pgtest"
+	"github.com/staylock/staylock/persistence/storetest"
 )
 
 // faultEngine wraps an engine with hooks that tests use to make the next
@@ -166,21 +167,11 @@ func eachBackend(t *testing.T, f func(t *testing.T, backend string)) {
 // MustOpenStore opens a fresh, migrated store of the backend.
 func MustOpenStore(t *testing.T, backend string) persistence.Store {
 	t.Helper()
-	ctx := context.Background()
 	dbURL := ""
 	if backend == "postgres" {
 		dbURL = pgtest.NewDatabase(t)
 	}
-	dir := t.TempDir()
-	if _, err := persistence.MigrateUp(ctx, dbURL, dir); err != nil {
-		t.Fatalf("migrate %s: %v", backend, err)
-	}
-	s, err := persistence.Open(ctx, dbURL, dir)
-	if err != nil {
-		t.Fatalf("open %s: %v", backend, err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return storetest.MustOpen(t, dbURL)
 }
 
 // newEngine starts the real engine: a local cluster node with the actors

@@ -50,18 +50,7 @@ func (h *holdHandler) create(c *gin.Context) {
 	if ttl < booking.MinHoldTTL || ttl > booking.MaxHoldTTL {
 		fe.Add("ttl_seconds", fmt.Sprintf("must be between %d and %d", booking.MinHoldTTL, booking.MaxHoldTTL))
 	}
-	if err := fe.Err(); err != nil {
-		h.fail(c, err)
-		return
-	}
-	w, err := h.clock.window(p)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	w.CheckStays(fe, stays)
-	if err := fe.Err(); err != nil {
-		h.fail(c, err)
+	if !h.checkInWindow(c, h.clock, p, fe, func(w booking.Window, fe booking.FieldErrors) { w.CheckStays(fe, stays) }) {
 		return
 	}
 	call, ok := h.newCall(c, raw, false, http.StatusCreated)

@@ -8,21 +8,13 @@ import (
 
 	"github.com/staylock/staylock/booking"
 	"github.com/staylock/staylock/persistence"
+	"github.com/staylock/staylock/persistence/storetest"
 )
 
 func mustStore(t *testing.T) persistence.Store {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := persistence.MigrateUp(ctx, "", dir); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	s, err := persistence.Open(ctx, "", dir)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	if _, err := s.EnsureTenant(ctx, "t1"); err != nil {
+	s := storetest.MustOpen(t, "")
+	if _, err := s.EnsureTenant(context.Background(), "t1"); err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -69,18 +69,7 @@ func (h *reservationHandler) create(c *gin.Context) {
 	if holdID != "" && !validOpaqueID(holdID) {
 		fe.Add("hold_id", opaqueIDRule)
 	}
-	if err := fe.Err(); err != nil {
-		h.fail(c, err)
-		return
-	}
-	w, err := h.clock.window(p)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	w.CheckStays(fe, stays)
-	if err := fe.Err(); err != nil {
-		h.fail(c, err)
+	if !h.checkInWindow(c, h.clock, p, fe, func(w booking.Window, fe booking.FieldErrors) { w.CheckStays(fe, stays) }) {
 		return
 	}
 	nr := booking.NewReservation{

@@ -231,18 +231,7 @@ func (h *setupHandler) updateInventory(c *gin.Context) {
 	}
 	fe := booking.FieldErrors{}
 	updates := decodeUpdates(fe, body.Updates)
-	if err := fe.Err(); err != nil {
-		h.fail(c, err)
-		return
-	}
-	w, err := h.clock.window(p)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	w.CheckUpdates(fe, updates)
-	if err := fe.Err(); err != nil {
-		h.fail(c, err)
+	if !h.checkInWindow(c, h.clock, p, fe, func(w booking.Window, fe booking.FieldErrors) { w.CheckUpdates(fe, updates) }) {
 		return
 	}
 	rts, err := h.store.ListRoomTypes(c.Request.Context(), p.Tenant, p.ID)

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/staylock/staylock/booking"
 )
 
@@ -51,4 +53,24 @@ func (c clock) window(p booking.Property) (booking.Window, error) {
 		return booking.Window{}, booking.Errorf(booking.CodeInternal, "time zone %q of property %s: %v", p.Timezone, p.ID, err)
 	}
 	return booking.BookingWindow(p, loc, c.now()), nil
+}
+
+// checkInWindow answers the request with fe's field errors, or with those
+// check finds against the property's booking window, and reports whether
+// there were none (the request goes on).
+func (r responder) checkInWindow(c *gin.Context, clk clock, p booking.Property, fe booking.FieldErrors, check func(booking.Window, booking.FieldErrors)) bool {
+	if err := fe.Err(); err != nil {
+		r.fail(c, err)
+		return false
+	}
+	w, err := clk.window(p)
+	if err == nil {
+		check(w, fe)
+		err = fe.Err()
+	}
+	if err != nil {
+		r.fail(c, err)
+		return false
+	}
+	return true
 }

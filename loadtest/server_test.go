@@ -16,6 +16,7 @@ import (
 	"github.com/staylock/staylock/gateway"
 	"github.com/staylock/staylock/notify"
 	"github.com/staylock/staylock/persistence"
+	"github.com/staylock/staylock/persistence/storetest"
 )
 
 // realServer is a whole Staylock server in this process, wired as
@@ -29,15 +30,7 @@ type realServer struct {
 // MustStartServer starts a real server for the test; it stops at cleanup.
 func MustStartServer(t *testing.T) realServer {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := persistence.MigrateUp(ctx, "", dir); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	store, err := persistence.Open(ctx, "", dir)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
+	store := storetest.MustOpen(t, "")
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	// The delta bus, as serve.go wires it without REDIS_URL, so that the
 	// stream (the dashboard scenario) gets every commit.
@@ -47,7 +40,6 @@ func MustStartServer(t *testing.T) realServer {
 			OnCommit: bus.Publish}})
 	if err != nil {
 		_ = bus.Close()
-		_ = store.Close()
 		t.Fatalf("start cluster: %v", err)
 	}
 	srv := gateway.New(store, actors.NewCoordinator(node, store, node.RequestTimeout(), log), log, gateway.Options{Version: "loadtest-test", Local: true,
@@ -58,9 +50,9 @@ func MustStartServer(t *testing.T) realServer {
 		hs.Close()
 		node.Shutdown(false)
 		_ = bus.Close()
-		_ = store.Close()
 	})
 
+	ctx := context.Background()
 	const tenant = "loadtest"
 	if _, err := store.EnsureTenant(ctx, tenant); err != nil {
 		t.Fatalf("ensure tenant: %v", err)

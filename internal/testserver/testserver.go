@@ -19,6 +19,7 @@ import (
 	"github.com/staylock/staylock/notify"
 	"github.com/staylock/staylock/persistence"
 	"github.com/staylock/staylock/persistence/pgtest"
+	"github.com/staylock/staylock/persistence/storetest"
 )
 
 // Server is one in-process node.
@@ -55,15 +56,7 @@ func Backends(t *testing.T, f func(t *testing.T, dbURL string)) {
 // when the test ends.
 func Start(t testing.TB, dbURL string, opts Options) *Server {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	if _, err := persistence.MigrateUp(ctx, dbURL, dir); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	store, err := persistence.Open(ctx, dbURL, dir)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
+	store := storetest.MustOpen(t, dbURL) // closed after the cleanup below
 	bus := opts.Bus
 	switch {
 	case bus != nil:
@@ -114,7 +107,6 @@ func Start(t testing.TB, dbURL string, opts Options) *Server {
 		if opts.Bus == nil {
 			_ = bus.Close()
 		}
-		_ = store.Close()
 	})
 	return &Server{URL: hs.URL, Bus: bus, Store: store, Gateway: gw, Node: node, Engine: engine, HTTP: hs}
 }
