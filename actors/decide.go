@@ -23,6 +23,13 @@ func (a *inventoryActor) handleEntry(sender *actor.PID, cmd *Command, solo bool)
 		a.send(sender, a.availability(r))
 		return
 	}
+	if cmd.GetOp() == nil {
+		// The untyped command of an earlier release reads as one without an
+		// operation (its field numbers are reserved): a rolling deploy's
+		// mixed cluster. Refused untried, so its caller retries.
+		a.send(sender, notCommitted("room type %s is served by a node of another release; retry", a.roomType))
+		return
+	}
 	if a.batchFull() || (solo && len(a.collecting.entries) > 0) {
 		a.backlog = append(a.backlog, &entry{sender: sender, cmd: cmd, solo: solo})
 		return

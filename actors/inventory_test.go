@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/staylock/staylock/actors"
 	"github.com/staylock/staylock/booking"
@@ -543,6 +545,52 @@ func TestInventory_PruneDropsHistoryAndCompacts(t *testing.T) {
 			if n.Booked != 0 || n.Available != 5 {
 				t.Errorf("night %s after cancelling the straddling reservation: %+v", n.Date, n)
 			}
+		}
+	})
+}
+
+// TestInventory_CommandOfAnEarlierReleaseIsRefusedUntried: during a
+// rolling deploy a node of the release before typed commands may send its
+// untyped command (op=1, idem=2, reservation=6 as JSON). Its field numbers
+// are reserved, so it reads as a command with no operation, and the actor
+// answers "not committed" (the caller retries) without deciding anything:
+// in particular not as the operation that now has field 2.
+func TestInventory_CommandOfAnEarlierReleaseIsRefusedUntried(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		a := MustSpawn(t, store, opts())
+		a.MustAsk(t, putRoomType("Deluxe", 10, 100))
+		before, err := store.LastSeq(context.Background(), identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var idem []byte
+		idem = protowire.AppendTag(idem, 1, protowire.BytesType)
+		idem = protowire.AppendString(idem, "k-old")
+		idem = protowire.AppendTag(idem, 3, protowire.VarintType)
+		idem = protowire.AppendVarint(idem, 201)
+		var old []byte
+		old = protowire.AppendTag(old, 1, protowire.VarintType) // op
+		old = protowire.AppendVarint(old, 3)                    // OP_BOOK
+		old = protowire.AppendTag(old, 2, protowire.BytesType)  // idem
+		old = protowire.AppendBytes(old, idem)
+		old = protowire.AppendTag(old, 6, protowire.BytesType) // reservation (JSON)
+		old = protowire.AppendBytes(old, []byte(`{"id":"r_old","stays":[{"room_type":"dlx","arrival":"2026-12-01","departure":"2026-12-02","quantity":1}]}`))
+		var cmd actors.Command
+		if err := proto.Unmarshal(old, &cmd); err != nil {
+			t.Fatal(err)
+		}
+		if cmd.GetOp() != nil || cmd.GetIdem() != nil {
+			t.Fatalf("an earlier release's command decoded as %T with idem %v", cmd.GetOp(), cmd.GetIdem())
+		}
+		r, err := a.ask(t, &cmd)
+		if err != nil || !r.NotCommitted {
+			t.Fatalf("an earlier release's command answered %+v, %v; want not committed", r, err)
+		}
+		if after, _ := store.LastSeq(context.Background(), identity); after != before {
+			t.Fatalf("the refused command wrote seq %d after %d", after, before)
+		}
+		if rt, err := store.GetRoomType(context.Background(), tenant, property, roomType); err != nil || rt.Name != "Deluxe" || rt.Rooms != 10 {
+			t.Fatalf("room type after the refused command: %+v, %v", rt, err)
 		}
 	})
 }

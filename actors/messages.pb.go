@@ -1256,9 +1256,14 @@ func (x *Prune) GetBefore() int32 {
 }
 
 // Command asks the inventory actor of one room type to decide or to read.
+// Field numbers 1–18 were the untyped command of earlier releases: they
+// stay reserved so that a command from a node of such a release (during a
+// rolling deploy) reads as a command with no operation, which the actor
+// refuses as "not committed" (the caller retries), never as another
+// operation.
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Idem  *Idem                  `protobuf:"bytes,1,opt,name=idem,proto3" json:"idem,omitempty"`
+	Idem  *Idem                  `protobuf:"bytes,19,opt,name=idem,proto3" json:"idem,omitempty"`
 	// Types that are valid to be assigned to Op:
 	//
 	//	*Command_PutRoomType
@@ -1425,47 +1430,47 @@ type isCommand_Op interface {
 }
 
 type Command_PutRoomType struct {
-	PutRoomType *PutRoomType `protobuf:"bytes,2,opt,name=put_room_type,json=putRoomType,proto3,oneof"`
+	PutRoomType *PutRoomType `protobuf:"bytes,20,opt,name=put_room_type,json=putRoomType,proto3,oneof"`
 }
 
 type Command_SetInventory struct {
-	SetInventory *SetInventory `protobuf:"bytes,3,opt,name=set_inventory,json=setInventory,proto3,oneof"`
+	SetInventory *SetInventory `protobuf:"bytes,21,opt,name=set_inventory,json=setInventory,proto3,oneof"`
 }
 
 type Command_Book struct {
-	Book *Book `protobuf:"bytes,4,opt,name=book,proto3,oneof"`
+	Book *Book `protobuf:"bytes,22,opt,name=book,proto3,oneof"`
 }
 
 type Command_Modify struct {
-	Modify *Modify `protobuf:"bytes,5,opt,name=modify,proto3,oneof"`
+	Modify *Modify `protobuf:"bytes,23,opt,name=modify,proto3,oneof"`
 }
 
 type Command_Cancel struct {
-	Cancel *Cancel `protobuf:"bytes,6,opt,name=cancel,proto3,oneof"`
+	Cancel *Cancel `protobuf:"bytes,24,opt,name=cancel,proto3,oneof"`
 }
 
 type Command_Hold struct {
-	Hold *Hold `protobuf:"bytes,7,opt,name=hold,proto3,oneof"`
+	Hold *Hold `protobuf:"bytes,25,opt,name=hold,proto3,oneof"`
 }
 
 type Command_ReleaseHold struct {
-	ReleaseHold *ReleaseHold `protobuf:"bytes,8,opt,name=release_hold,json=releaseHold,proto3,oneof"`
+	ReleaseHold *ReleaseHold `protobuf:"bytes,26,opt,name=release_hold,json=releaseHold,proto3,oneof"`
 }
 
 type Command_ConvertHold struct {
-	ConvertHold *ConvertHold `protobuf:"bytes,9,opt,name=convert_hold,json=convertHold,proto3,oneof"`
+	ConvertHold *ConvertHold `protobuf:"bytes,27,opt,name=convert_hold,json=convertHold,proto3,oneof"`
 }
 
 type Command_Availability struct {
-	Availability *ReadAvailability `protobuf:"bytes,10,opt,name=availability,proto3,oneof"`
+	Availability *ReadAvailability `protobuf:"bytes,28,opt,name=availability,proto3,oneof"`
 }
 
 type Command_Wake struct {
-	Wake *Wake `protobuf:"bytes,11,opt,name=wake,proto3,oneof"`
+	Wake *Wake `protobuf:"bytes,29,opt,name=wake,proto3,oneof"`
 }
 
 type Command_Prune struct {
-	Prune *Prune `protobuf:"bytes,12,opt,name=prune,proto3,oneof"`
+	Prune *Prune `protobuf:"bytes,30,opt,name=prune,proto3,oneof"`
 }
 
 func (*Command_PutRoomType) isCommand_Op() {}
@@ -1490,7 +1495,11 @@ func (*Command_Wake) isCommand_Op() {}
 
 func (*Command_Prune) isCommand_Op() {}
 
-// Reply is the actor's answer. code is empty on success.
+// Reply is the actor's answer. code is empty on success. The fields it
+// shares with the reply of earlier releases keep their numbers (code,
+// message, details, seq, created, price, not_committed, idempotency_taken,
+// refusal_stored, allocations); the untyped result (4) and night count (6)
+// are reserved.
 type Reply struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Code    string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
@@ -1498,28 +1507,28 @@ type Reply struct {
 	// JSON object of the error's details (the API error shape's free-form
 	// "details").
 	Details []byte `protobuf:"bytes,3,opt,name=details,proto3" json:"details,omitempty"`
-	Seq     int64  `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	Seq     int64  `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
+	// room_type and created: the stored room type (put_room_type).
+	Created bool `protobuf:"varint,7,opt,name=created,proto3" json:"created,omitempty"`
+	// price: what the stays of a hold or booking cost.
+	Price int64 `protobuf:"varint,8,opt,name=price,proto3" json:"price,omitempty"`
 	// not_committed: the change was not made and may be retried as is.
-	NotCommitted bool `protobuf:"varint,5,opt,name=not_committed,json=notCommitted,proto3" json:"not_committed,omitempty"`
+	NotCommitted bool `protobuf:"varint,9,opt,name=not_committed,json=notCommitted,proto3" json:"not_committed,omitempty"`
 	// idempotency_taken: the key already has a stored outcome (found when
 	// committing); nothing was changed: read the stored outcome and replay it.
-	IdempotencyTaken bool `protobuf:"varint,6,opt,name=idempotency_taken,json=idempotencyTaken,proto3" json:"idempotency_taken,omitempty"`
+	IdempotencyTaken bool `protobuf:"varint,10,opt,name=idempotency_taken,json=idempotencyTaken,proto3" json:"idempotency_taken,omitempty"`
 	// refusal_stored: this refusal was stored with the request's
 	// Idempotency-Key in the actor's commit before it was answered.
-	RefusalStored bool `protobuf:"varint,7,opt,name=refusal_stored,json=refusalStored,proto3" json:"refusal_stored,omitempty"`
-	// reservation: the row written (book, modify, cancel).
-	Reservation *Reservation `protobuf:"bytes,8,opt,name=reservation,proto3" json:"reservation,omitempty"`
-	// room_type and created: the stored room type (put_room_type).
-	RoomType *RoomType `protobuf:"bytes,9,opt,name=room_type,json=roomType,proto3" json:"room_type,omitempty"`
-	Created  bool      `protobuf:"varint,10,opt,name=created,proto3" json:"created,omitempty"`
-	// nights: the committed nights read (availability).
-	Nights []*Night `protobuf:"bytes,11,rep,name=nights,proto3" json:"nights,omitempty"`
-	// nights_changed: how many nights an ARI update changes, or a prune drops;
+	RefusalStored bool `protobuf:"varint,11,opt,name=refusal_stored,json=refusalStored,proto3" json:"refusal_stored,omitempty"`
 	// allocations: how many reservations' allocations a prune drops.
-	NightsChanged int32 `protobuf:"varint,12,opt,name=nights_changed,json=nightsChanged,proto3" json:"nights_changed,omitempty"`
-	Allocations   int32 `protobuf:"varint,13,opt,name=allocations,proto3" json:"allocations,omitempty"`
-	// price: what the stays of a hold or booking cost.
-	Price         int64 `protobuf:"varint,14,opt,name=price,proto3" json:"price,omitempty"`
+	Allocations int32 `protobuf:"varint,12,opt,name=allocations,proto3" json:"allocations,omitempty"`
+	// reservation: the row written (book, modify, cancel).
+	Reservation *Reservation `protobuf:"bytes,13,opt,name=reservation,proto3" json:"reservation,omitempty"`
+	RoomType    *RoomType    `protobuf:"bytes,14,opt,name=room_type,json=roomType,proto3" json:"room_type,omitempty"`
+	// nights: the committed nights read (availability).
+	Nights []*Night `protobuf:"bytes,15,rep,name=nights,proto3" json:"nights,omitempty"`
+	// nights_changed: how many nights an ARI update changes, or a prune drops.
+	NightsChanged int32 `protobuf:"varint,16,opt,name=nights_changed,json=nightsChanged,proto3" json:"nights_changed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1582,6 +1591,20 @@ func (x *Reply) GetSeq() int64 {
 	return 0
 }
 
+func (x *Reply) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+func (x *Reply) GetPrice() int64 {
+	if x != nil {
+		return x.Price
+	}
+	return 0
+}
+
 func (x *Reply) GetNotCommitted() bool {
 	if x != nil {
 		return x.NotCommitted
@@ -1603,6 +1626,13 @@ func (x *Reply) GetRefusalStored() bool {
 	return false
 }
 
+func (x *Reply) GetAllocations() int32 {
+	if x != nil {
+		return x.Allocations
+	}
+	return 0
+}
+
 func (x *Reply) GetReservation() *Reservation {
 	if x != nil {
 		return x.Reservation
@@ -1617,13 +1647,6 @@ func (x *Reply) GetRoomType() *RoomType {
 	return nil
 }
 
-func (x *Reply) GetCreated() bool {
-	if x != nil {
-		return x.Created
-	}
-	return false
-}
-
 func (x *Reply) GetNights() []*Night {
 	if x != nil {
 		return x.Nights
@@ -1634,20 +1657,6 @@ func (x *Reply) GetNights() []*Night {
 func (x *Reply) GetNightsChanged() int32 {
 	if x != nil {
 		return x.NightsChanged
-	}
-	return 0
-}
-
-func (x *Reply) GetAllocations() int32 {
-	if x != nil {
-		return x.Allocations
-	}
-	return 0
-}
-
-func (x *Reply) GetPrice() int64 {
-	if x != nil {
-		return x.Price
 	}
 	return 0
 }
@@ -1755,38 +1764,37 @@ const file_actors_messages_proto_rawDesc = "" +
 	"\x02to\x18\x02 \x01(\x05R\x02to\"\x06\n" +
 	"\x04Wake\"\x1f\n" +
 	"\x05Prune\x12\x16\n" +
-	"\x06before\x18\x01 \x01(\x05R\x06before\"\xb0\x05\n" +
+	"\x06before\x18\x01 \x01(\x05R\x06before\"\xb6\x05\n" +
 	"\aCommand\x12)\n" +
-	"\x04idem\x18\x01 \x01(\v2\x15.staylock.actors.IdemR\x04idem\x12B\n" +
-	"\rput_room_type\x18\x02 \x01(\v2\x1c.staylock.actors.PutRoomTypeH\x00R\vputRoomType\x12D\n" +
-	"\rset_inventory\x18\x03 \x01(\v2\x1d.staylock.actors.SetInventoryH\x00R\fsetInventory\x12+\n" +
-	"\x04book\x18\x04 \x01(\v2\x15.staylock.actors.BookH\x00R\x04book\x121\n" +
-	"\x06modify\x18\x05 \x01(\v2\x17.staylock.actors.ModifyH\x00R\x06modify\x121\n" +
-	"\x06cancel\x18\x06 \x01(\v2\x17.staylock.actors.CancelH\x00R\x06cancel\x12+\n" +
-	"\x04hold\x18\a \x01(\v2\x15.staylock.actors.HoldH\x00R\x04hold\x12A\n" +
-	"\frelease_hold\x18\b \x01(\v2\x1c.staylock.actors.ReleaseHoldH\x00R\vreleaseHold\x12A\n" +
-	"\fconvert_hold\x18\t \x01(\v2\x1c.staylock.actors.ConvertHoldH\x00R\vconvertHold\x12G\n" +
-	"\favailability\x18\n" +
-	" \x01(\v2!.staylock.actors.ReadAvailabilityH\x00R\favailability\x12+\n" +
-	"\x04wake\x18\v \x01(\v2\x15.staylock.actors.WakeH\x00R\x04wake\x12.\n" +
-	"\x05prune\x18\f \x01(\v2\x16.staylock.actors.PruneH\x00R\x05pruneB\x04\n" +
-	"\x02op\"\xfb\x03\n" +
+	"\x04idem\x18\x13 \x01(\v2\x15.staylock.actors.IdemR\x04idem\x12B\n" +
+	"\rput_room_type\x18\x14 \x01(\v2\x1c.staylock.actors.PutRoomTypeH\x00R\vputRoomType\x12D\n" +
+	"\rset_inventory\x18\x15 \x01(\v2\x1d.staylock.actors.SetInventoryH\x00R\fsetInventory\x12+\n" +
+	"\x04book\x18\x16 \x01(\v2\x15.staylock.actors.BookH\x00R\x04book\x121\n" +
+	"\x06modify\x18\x17 \x01(\v2\x17.staylock.actors.ModifyH\x00R\x06modify\x121\n" +
+	"\x06cancel\x18\x18 \x01(\v2\x17.staylock.actors.CancelH\x00R\x06cancel\x12+\n" +
+	"\x04hold\x18\x19 \x01(\v2\x15.staylock.actors.HoldH\x00R\x04hold\x12A\n" +
+	"\frelease_hold\x18\x1a \x01(\v2\x1c.staylock.actors.ReleaseHoldH\x00R\vreleaseHold\x12A\n" +
+	"\fconvert_hold\x18\x1b \x01(\v2\x1c.staylock.actors.ConvertHoldH\x00R\vconvertHold\x12G\n" +
+	"\favailability\x18\x1c \x01(\v2!.staylock.actors.ReadAvailabilityH\x00R\favailability\x12+\n" +
+	"\x04wake\x18\x1d \x01(\v2\x15.staylock.actors.WakeH\x00R\x04wake\x12.\n" +
+	"\x05prune\x18\x1e \x01(\v2\x16.staylock.actors.PruneH\x00R\x05pruneB\x04\n" +
+	"\x02opJ\x04\b\x01\x10\x13\"\x87\x04\n" +
 	"\x05Reply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x18\n" +
 	"\adetails\x18\x03 \x01(\fR\adetails\x12\x10\n" +
-	"\x03seq\x18\x04 \x01(\x03R\x03seq\x12#\n" +
-	"\rnot_committed\x18\x05 \x01(\bR\fnotCommitted\x12+\n" +
-	"\x11idempotency_taken\x18\x06 \x01(\bR\x10idempotencyTaken\x12%\n" +
-	"\x0erefusal_stored\x18\a \x01(\bR\rrefusalStored\x12>\n" +
-	"\vreservation\x18\b \x01(\v2\x1c.staylock.actors.ReservationR\vreservation\x126\n" +
-	"\troom_type\x18\t \x01(\v2\x19.staylock.actors.RoomTypeR\broomType\x12\x18\n" +
-	"\acreated\x18\n" +
-	" \x01(\bR\acreated\x12.\n" +
-	"\x06nights\x18\v \x03(\v2\x16.staylock.actors.NightR\x06nights\x12%\n" +
-	"\x0enights_changed\x18\f \x01(\x05R\rnightsChanged\x12 \n" +
-	"\vallocations\x18\r \x01(\x05R\vallocations\x12\x14\n" +
-	"\x05price\x18\x0e \x01(\x03R\x05priceB%Z#github.com/staylock/staylock/actorsb\x06proto3"
+	"\x03seq\x18\x05 \x01(\x03R\x03seq\x12\x18\n" +
+	"\acreated\x18\a \x01(\bR\acreated\x12\x14\n" +
+	"\x05price\x18\b \x01(\x03R\x05price\x12#\n" +
+	"\rnot_committed\x18\t \x01(\bR\fnotCommitted\x12+\n" +
+	"\x11idempotency_taken\x18\n" +
+	" \x01(\bR\x10idempotencyTaken\x12%\n" +
+	"\x0erefusal_stored\x18\v \x01(\bR\rrefusalStored\x12 \n" +
+	"\vallocations\x18\f \x01(\x05R\vallocations\x12>\n" +
+	"\vreservation\x18\r \x01(\v2\x1c.staylock.actors.ReservationR\vreservation\x126\n" +
+	"\troom_type\x18\x0e \x01(\v2\x19.staylock.actors.RoomTypeR\broomType\x12.\n" +
+	"\x06nights\x18\x0f \x03(\v2\x16.staylock.actors.NightR\x06nights\x12%\n" +
+	"\x0enights_changed\x18\x10 \x01(\x05R\rnightsChangedJ\x04\b\x04\x10\x05J\x04\b\x06\x10\aB%Z#github.com/staylock/staylock/actorsb\x06proto3"
 
 var (
 	file_actors_messages_proto_rawDescOnce sync.Once

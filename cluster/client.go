@@ -112,7 +112,7 @@ func (c *Client) Call(ctx context.Context, tenant, property, roomType string, cm
 			if r.IdempotencyTaken {
 				return r, fmt.Errorf("%s: %w", identity, persistence.ErrIdempotencyTaken)
 			}
-			if !r.NotCommitted {
+			if !r.NotCommitted && !fromEarlierRelease(r) {
 				if r.Code != "" {
 					return r, replyError(r)
 				}
@@ -122,6 +122,9 @@ func (c *Client) Call(ctx context.Context, tenant, property, roomType string, cm
 			// after a fresh lookup.
 			c.router.forget(identity, pid)
 			if notCommitted++; notCommitted >= maxNotCommitted {
+				if fromEarlierRelease(r) {
+					return nil, booking.Errorf(booking.CodeUnavailable, "room type %s is served by a node of another release; retry (nothing was changed)", roomType)
+				}
 				return r, replyError(r)
 			}
 			c.m.retries.WithLabelValues(retryNotCommitted).Inc()
@@ -196,3 +199,11 @@ func replyError(r *actors.Reply) error {
 // RequestTimeout is what bounds one call when the caller's context has no
 // earlier deadline.
 func (c *Client) RequestTimeout() time.Duration { return c.timeout }
+
+// fromEarlierRelease tells the answer of an actor of a release before
+// typed commands to one of ours: it reads our command as one without an
+// operation and refuses it untried. During a rolling deploy that is "not
+// committed" (retry on a fresh lookup), not the client's invalid request.
+func fromEarlierRelease(r *actors.Reply) bool {
+	return r.Code == string(booking.CodeInvalid) && r.Message == "unknown operation OP_UNSPECIFIED"
+}

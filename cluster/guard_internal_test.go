@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/staylock/staylock/actors"
 )
 
 func TestGuard_APauseLongerThanTheLimitEvictsForGood(t *testing.T) {
@@ -41,5 +43,25 @@ func TestGuard_WithoutALimitOnlyAnExplicitEvictionCounts(t *testing.T) {
 	g.evict(errors.New("second reason"))
 	if err := g.check(); !errors.Is(err, ErrEvicted) || err.Error() != "this node lost its cluster membership: peer said so" {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestFromEarlierRelease: the answer of an actor of the release before
+// typed commands to one of ours (it reads it as OP_UNSPECIFIED: "unknown
+// operation OP_UNSPECIFIED", invalid_request) is retried as not committed;
+// an invalid request of this release is not.
+func TestFromEarlierRelease(t *testing.T) {
+	for _, c := range []struct {
+		r    *actors.Reply
+		want bool
+	}{
+		{&actors.Reply{Code: "invalid_request", Message: "unknown operation OP_UNSPECIFIED"}, true},
+		{&actors.Reply{Code: "invalid_request", Message: "bad stays"}, false},
+		{&actors.Reply{Code: "sold_out", Message: "unknown operation OP_UNSPECIFIED"}, false},
+		{&actors.Reply{}, false},
+	} {
+		if got := fromEarlierRelease(c.r); got != c.want {
+			t.Errorf("fromEarlierRelease(%+v) = %v, want %v", c.r, got, c.want)
+		}
 	}
 }
