@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -591,6 +592,37 @@ func TestInventory_CommandOfAnEarlierReleaseIsRefusedUntried(t *testing.T) {
 		}
 		if rt, err := store.GetRoomType(context.Background(), tenant, property, roomType); err != nil || rt.Name != "Deluxe" || rt.Rooms != 10 {
 			t.Fatalf("room type after the refused command: %+v, %v", rt, err)
+		}
+	})
+}
+
+// TestInventory_IdleActorPassivatesAndReactivatesFromTheStore: an actor
+// nobody asks anything for IdleTimeout stops (its memory goes), and the
+// next activation of the room type reads its snapshot and journal back to
+// the same nights; one that keeps a hold stays, so that the hold expires
+// on time.
+func TestInventory_IdleActorPassivatesAndReactivatesFromTheStore(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		o := opts()
+		o.IdleTimeout = 200 * time.Millisecond
+		a := MustSpawn(t, store, o)
+		a.MustAsk(t, putRoomType("Deluxe", 10, 100))
+		for i := range 9 { // past SnapshotEvery (7): a snapshot and a journal tail
+			a.MustAsk(t, bookCmd(fmt.Sprintf("r_%d", i), "2026-12-01", 1+i%3))
+		}
+		before := availability(t, a, "2026-12-01", 3)
+		poll.Eventually(t, 10*time.Second, "the idle actor's passivation", func() bool {
+			_, alive := a.sys.ProcessRegistry.Get(a.pid)
+			return !alive
+		})
+		again := MustSpawn(t, store, o)
+		if after := availability(t, again, "2026-12-01", 3); !slices.Equal(after, before) {
+			t.Fatalf("reactivated nights %+v, before passivation %+v", after, before)
+		}
+
+		again.MustAsk(t, hold("h_keep", time.Now().Add(time.Hour), booking.Stay{RoomType: roomType, Arrival: date("2026-12-05"), Departure: date("2026-12-06"), Quantity: 1}))
+		if poll.Until(time.Second, func() bool { _, alive := again.sys.ProcessRegistry.Get(again.pid); return !alive }) {
+			t.Fatal("an actor that keeps a hold passivated")
 		}
 	})
 }

@@ -47,11 +47,13 @@ type Options struct {
 	now func() time.Time
 }
 
-// The defaults of SnapshotEvery and MaxBatch (config's SNAPSHOT_EVERY and
-// MAX_BATCH repeat them; a cmd/staylock test holds them equal).
+// The defaults of SnapshotEvery, MaxBatch and IdleTimeout (config's
+// SNAPSHOT_EVERY, MAX_BATCH and ACTOR_IDLE_TIMEOUT repeat them; a
+// cmd/staylock test holds them equal).
 const (
 	DefaultSnapshotEvery = 500
 	DefaultMaxBatch      = 256
+	DefaultIdleTimeout   = 10 * time.Minute
 )
 
 func (o *Options) withDefaults() {
@@ -65,7 +67,7 @@ func (o *Options) withDefaults() {
 		o.CommitTimeout = 10 * time.Second
 	}
 	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 10 * time.Minute
+		o.IdleTimeout = DefaultIdleTimeout
 	}
 	if o.IdempotencyTTL <= 0 {
 		o.IdempotencyTTL = persistence.DefaultIdempotencyTTL

@@ -117,6 +117,10 @@ type Config struct {
 	GroupCommit bool `env:"GROUP_COMMIT" envDefault:"true"`
 	// MaxBatch is the most requests one actor commits in one transaction.
 	MaxBatch int `env:"MAX_BATCH" envDefault:"256"`
+	// ActorIdleTimeout passivates a room type's actor nobody asked anything
+	// for this long (it keeps no holds); the next request reactivates it
+	// from its snapshot and journal.
+	ActorIdleTimeout time.Duration `env:"ACTOR_IDLE_TIMEOUT" envDefault:"10m"`
 	// PprofAddr, when set, serves net/http/pprof on this address (keep it on
 	// loopback: profiles reveal internals). Empty = off.
 	PprofAddr string `env:"PPROF_ADDR"`
@@ -690,6 +694,9 @@ func (c Config) validate() []Problem {
 	if c.MaxBatch < 1 {
 		add("MAX_BATCH", "must be at least 1")
 	}
+	if c.ActorIdleTimeout < time.Second {
+		add("ACTOR_IDLE_TIMEOUT", "must be a duration of at least 1s such as 10m, not %s", c.ActorIdleTimeout)
+	}
 	return ps
 }
 
@@ -906,6 +913,7 @@ func (c Config) Redacted() map[string]string {
 		"LOG_LEVEL":            c.LogLevel,
 		"GROUP_COMMIT":         strconv.FormatBool(c.GroupCommit),
 		"MAX_BATCH":            strconv.Itoa(c.MaxBatch),
+		"ACTOR_IDLE_TIMEOUT":   c.ActorIdleTimeout.String(),
 		"METRICS_ADDR":         c.MetricsAddr,
 		"ADMIN_TENANT":         c.AdminTenant,
 	}

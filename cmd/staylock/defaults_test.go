@@ -41,6 +41,7 @@ func TestConfigDefaultsAreThePackagesDefaults(t *testing.T) {
 		{"IDEMPOTENCY_TTL", cfg.IdempotencyTTL, persistence.DefaultIdempotencyTTL},
 		{"SNAPSHOT_EVERY", cfg.SnapshotEvery, actors.DefaultSnapshotEvery},
 		{"MAX_BATCH", cfg.MaxBatch, actors.DefaultMaxBatch},
+		{"ACTOR_IDLE_TIMEOUT", cfg.ActorIdleTimeout, actors.DefaultIdleTimeout},
 		{"config.MinIdempotencyTTL", config.MinIdempotencyTTL, persistence.MinIdempotencyTTL},
 		{"BODY_LIMIT", int64(cfg.BodyLimit), int64(gateway.DefaultBodyLimit)},
 		{"WEBHOOK_MAX_ATTEMPTS", cfg.Jobs.WebhookMaxAttempts, jobs.DefaultWebhookMaxAttempts},

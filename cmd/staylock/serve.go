@@ -99,7 +99,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	node, err := cluster.Start(store, cluster.Options{
 		Provider: cfg.ClusterProvider, Bind: cfg.ClusterBind, Seeds: cfg.ClusterSeeds, EtcdEndpoints: cfg.EtcdEndpoints,
 		Logger: log, Registry: reg,
-		Actor: actors.Options{SnapshotEvery: int64(cfg.SnapshotEvery), MaxBatch: cfg.MaxBatch,
+		Actor: actors.Options{SnapshotEvery: int64(cfg.SnapshotEvery), MaxBatch: cfg.MaxBatch, IdleTimeout: cfg.ActorIdleTimeout,
 			GroupCommit: cfg.GroupCommit, IdempotencyTTL: cfg.IdempotencyTTL, OnCommit: bus.Publish,
 			Outbox: outbox(cfg, hooks)},
 	})
