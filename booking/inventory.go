@@ -300,17 +300,23 @@ func (inv *Inventory) Apply(e Event) {
 		inv.setAllocation(e.Reservation, h.Stays)
 		inv.addBooked(h.Stays, 1)
 	case EventPruned:
+		// The kept entries move to new maps: a Go map never gives back the
+		// memory of deleted entries, so deleting would leave the state as
+		// large as its history.
 		inv.PrunedBefore = max(inv.PrunedBefore, e.Before)
-		for d := range inv.Nights {
-			if d < inv.PrunedBefore {
-				delete(inv.Nights, d)
+		nights := make(map[Date]*Night)
+		for d, n := range inv.Nights {
+			if d >= inv.PrunedBefore {
+				nights[d] = n
 			}
 		}
+		allocations := make(map[string][]Stay)
 		for id, stays := range inv.Allocations {
-			if endedBy(stays, inv.PrunedBefore) {
-				delete(inv.Allocations, id)
+			if !endedBy(stays, inv.PrunedBefore) {
+				allocations[id] = stays
 			}
 		}
+		inv.Nights, inv.Allocations = nights, allocations
 	}
 }
 
