@@ -30,6 +30,9 @@ func (a *inventoryActor) handleEntry(sender *actor.PID, cmd *Command, solo bool)
 		a.send(sender, notCommitted("room type %s is served by a node of another release; retry", a.roomType))
 		return
 	}
+	if a.refuseAtOnce(sender, cmd) {
+		return
+	}
 	if a.batchFull() || (solo && len(a.collecting.entries) > 0) {
 		a.backlog = append(a.backlog, &entry{sender: sender, cmd: cmd, solo: solo})
 		return
@@ -40,6 +43,49 @@ func (a *inventoryActor) handleEntry(sender *actor.PID, cmd *Command, solo bool)
 	}
 	a.decide(e)
 	a.collecting.add(e)
+}
+
+// refuseAtOnce answers an unkeyed booking or hold that the rules refuse on
+// the committed state and on the tentative one alike (sold out, restricted),
+// without queueing it behind the batches in flight or in the backlog: in a
+// flash sale most requests are these, and they need no commit. It is safe
+// because the refusal depends on no pending change. Every acknowledged
+// change is in the committed state, so answering from it is answering as
+// of a moment after all of them and before the changes still pending
+// (concurrent with this request, so they may be ordered after it); and the
+// tentative state refusing too means the pending changes would not have
+// made room, so the answer is what the request would get in its turn.
+// A keyed request waits: its refusal is stored with its key in the next
+// commit, before it is answered.
+func (a *inventoryActor) refuseAtOnce(sender *actor.PID, cmd *Command) bool {
+	if cmd.GetIdem().GetKey() != "" {
+		return false
+	}
+	var decide func(inv *booking.Inventory) error
+	switch op := cmd.GetOp().(type) {
+	case *Command_Book:
+		if op.Book.GetHoldId() != "" || op.Book.GetReservation() == nil {
+			return false // confirming a hold uses the hold's own rooms
+		}
+		id := op.Book.GetReservation().GetId()
+		own := booking.StaysOf(staysOf(op.Book.GetReservation().GetStays()), a.roomType)
+		decide = func(inv *booking.Inventory) error { _, err := inv.DecideBook(a.roomType, id, own); return err }
+	case *Command_Hold:
+		h := op.Hold
+		stays, expires := staysOf(h.GetStays()), time.UnixMilli(h.GetExpiresAtUnixMs()).UTC()
+		decide = func(inv *booking.Inventory) error {
+			_, err := inv.DecideHold(a.roomType, h.GetHoldId(), stays, expires, h.GetReservationTag())
+			return err
+		}
+	default:
+		return false
+	}
+	err := decide(a.committed)
+	if err == nil || decide(a.tentative) == nil {
+		return false
+	}
+	a.send(sender, errReply(err))
+	return true
 }
 
 // decide runs the booking rules and fills e with events, writes and a reply.

@@ -626,3 +626,59 @@ func TestInventory_IdleActorPassivatesAndReactivatesFromTheStore(t *testing.T) {
 		}
 	})
 }
+
+// TestInventory_RefusalThatNeedsNoPendingChangeIsAnsweredAtOnce: while a
+// commit is in flight, a booking of a night already sold out in the
+// committed state is refused at once, not after the commit; a booking of a
+// night whose last room the pending commit takes waits for that commit and
+// is refused then; a keyed refusal waits too (it is stored with its key).
+func TestInventory_RefusalThatNeedsNoPendingChangeIsAnsweredAtOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, store persistence.Store) {
+		g := &gatedStore{Store: store}
+		a := MustSpawn(t, g, opts())
+		a.MustAsk(t, putRoomType("Deluxe", 1, 100))
+		a.MustAsk(t, bookCmd("r_sold", "2026-12-01", 1))
+		entered, release := g.arm()
+		answers := func(cmd *actors.Command) chan *actors.Reply {
+			c := make(chan *actors.Reply, 1)
+			go func() {
+				r, err := a.ask(t, cmd)
+				if err != nil {
+					t.Errorf("ask: %v", err)
+				}
+				c <- r
+			}()
+			return c
+		}
+		pending := answers(bookCmd("r_pending", "2026-12-02", 1))
+		<-entered // its commit waits at the gate
+
+		if r := <-answers(bookCmd("r_late", "2026-12-01", 1)); r.GetCode() != string(booking.CodeSoldOut) {
+			t.Fatalf("a night sold out before the pending commit: %+v, want sold_out at once", r)
+		}
+		behind := answers(bookCmd("r_behind", "2026-12-02", 1))
+		keyed := bookCmd("r_keyed", "2026-12-01", 1)
+		keyed.Idem = &actors.Idem{Key: "k-keyed", RequestHash: "h", Status: 201}
+		keyedAnswer := answers(keyed)
+		select {
+		case r := <-behind:
+			t.Fatalf("a refusal that depends on the pending commit was answered before it: %+v", r)
+		case r := <-keyedAnswer:
+			t.Fatalf("a keyed refusal was answered before its record could commit: %+v", r)
+		default:
+		}
+		release()
+		if r := <-pending; r.GetCode() != "" {
+			t.Fatalf("pending booking: %+v", r)
+		}
+		if r := <-behind; r.GetCode() != string(booking.CodeSoldOut) {
+			t.Fatalf("booking behind the pending commit: %+v, want sold_out", r)
+		}
+		if r := <-keyedAnswer; r.GetCode() != string(booking.CodeSoldOut) || !r.GetRefusalStored() {
+			t.Fatalf("keyed refusal: %+v, want sold_out stored with its key", r)
+		}
+		if rec, err := store.GetIdempotency(context.Background(), tenant, "k-keyed"); err != nil || rec.Status != 409 {
+			t.Fatalf("the keyed refusal's record: %+v, %v", rec, err)
+		}
+	})
+}
