@@ -38,15 +38,12 @@ type inventoryActor struct {
 	inflight, collecting *batch
 	backlog              []*entry
 	batchNo              int64
-	// resolving: the in-flight batch's COMMIT got no answer and a goroutine
-	// is reading the journal to learn whether it was stored.
-	resolving     bool
-	pendingRows   map[string]pendingRow
-	keys          recentKeys
-	expiryTimer   *time.Timer
-	expiryAt      time.Time
-	broken        error
-	sinceSnapshot int64 // committed events after the latest snapshot
+	pendingRows          map[string]pendingRow
+	keys                 recentKeys
+	expiryTimer          *time.Timer
+	expiryAt             time.Time
+	broken               error
+	sinceSnapshot        int64 // committed events after the latest snapshot
 }
 
 // entry is one request (or one internal change) waiting for its batch.
