@@ -36,9 +36,9 @@ type CoordinatorStore interface {
 	GetProperty(ctx context.Context, tenant, id string) (booking.Property, error)
 }
 
-// HoldTTLForCoordination bounds the holds a multi-room-type reservation
+// holdTTLForCoordination bounds the holds a multi-room-type reservation
 // takes before it confirms; a coordinator that dies leaves them for this long.
-const HoldTTLForCoordination = 2 * time.Minute
+const holdTTLForCoordination = 2 * time.Minute
 
 // Coordinator runs the engine's operations over the inventory actors. A
 // change of one room type is one call: that actor decides and commits. A
@@ -120,7 +120,11 @@ func (c *Coordinator) UpdateInventory(ctx context.Context, tenant, property stri
 		if i == len(order)-1 {
 			cmd.Idem = idemMsg(idem)
 			if len(order) > 1 {
-				cmd.GetSetInventory().ResponseBody = fmt.Appendf(nil, `{"updated_nights":%d}`, total)
+				body, err := json.Marshal(booking.InventoryResult{UpdatedNights: total})
+				if err != nil {
+					return 0, fmt.Errorf("encode inventory result: %w", err)
+				}
+				cmd.GetSetInventory().ResponseBody = body
 			}
 		}
 		r, err := c.call(ctx, tenant, property, rt, cmd)
@@ -198,7 +202,7 @@ func holdCmd(id string, stays []booking.Stay, expires time.Time, tag string, bod
 // with the reservation they are for) and sums their price; on a refusal it
 // gives back the parts taken.
 func (c *Coordinator) holdParts(ctx context.Context, tenant, property, holdID, tag string, stays []booking.Stay, rts []string) (taken []string, price int64, err error) {
-	expires := time.Now().Add(HoldTTLForCoordination)
+	expires := time.Now().Add(holdTTLForCoordination)
 	for _, rt := range rts {
 		r, err := c.call(ctx, tenant, property, rt, holdCmd(holdID, booking.StaysOf(stays, rt), expires, tag, nil))
 		if err != nil {
@@ -278,13 +282,10 @@ func (c *Coordinator) confirmHold(ctx context.Context, nr booking.NewReservation
 	if err != nil {
 		return booking.Reservation{}, err
 	}
-	for _, rt := range secondaries {
-		convert := &Command{Op: &Command_ConvertHold{ConvertHold: &ConvertHold{HoldId: nr.HoldID, ReservationId: row.ID,
+	c.eachPart(nr.Tenant, nr.Property, secondaries, func(rt string) *Command {
+		return &Command{Op: &Command_ConvertHold{ConvertHold: &ConvertHold{HoldId: nr.HoldID, ReservationId: row.ID,
 			Stays: stayMsgs(booking.StaysOf(nr.Stays, rt))}}}
-		if _, err := c.call(context.Background(), nr.Tenant, nr.Property, rt, convert); err != nil {
-			c.log.Warn("hold part not converted; it converts on expiry", zap.String("hold", nr.HoldID), zap.String("room_type", rt), zap.Error(err))
-		}
-	}
+	}, "hold part not converted; it converts on expiry", zap.String("hold", nr.HoldID))
 	return r.GetReservation().Domain(nr.Tenant), nil
 }
 
@@ -309,13 +310,13 @@ func (c *Coordinator) price(ctx context.Context, tenant, property, rt string, st
 	return sum, nil
 }
 
-// eachPart calls cmd on each of rts with its own deadline, after the
-// request it belongs to was answered; what fails is logged as msg, since
-// the parts settle by themselves (holds expire or convert on expiry).
-func (c *Coordinator) eachPart(tenant, property string, rts []string, cmd *Command, msg string, fields ...zap.Field) {
+// eachPart sends cmd(rt) to each of rts with its own deadline, once the
+// request it belongs to is decided; what fails is logged as msg, since the
+// parts settle by themselves (holds expire or convert on expiry).
+func (c *Coordinator) eachPart(tenant, property string, rts []string, cmd func(rt string) *Command, msg string, fields ...zap.Field) {
 	for _, rt := range rts {
 		ctx, cancel := context.WithTimeout(context.Background(), c.stepTimeout)
-		if _, err := c.call(ctx, tenant, property, rt, cmd); err != nil {
+		if _, err := c.call(ctx, tenant, property, rt, cmd(rt)); err != nil {
 			c.log.Warn(msg, append(fields, zap.String("room_type", rt), zap.Error(err))...)
 		}
 		cancel()
@@ -325,19 +326,23 @@ func (c *Coordinator) eachPart(tenant, property string, rts []string, cmd *Comma
 // releaseParts gives back coordination holds after a failure; what it cannot
 // release expires by itself.
 func (c *Coordinator) releaseParts(tenant, property, holdID string, rts []string) {
-	c.eachPart(tenant, property, rts, &Command{Op: &Command_ReleaseHold{ReleaseHold: &ReleaseHold{HoldId: holdID}}},
+	c.eachPart(tenant, property, rts, func(string) *Command {
+		return &Command{Op: &Command_ReleaseHold{ReleaseHold: &ReleaseHold{HoldId: holdID}}}
+	},
 		"hold part not released; it expires by itself", zap.String("hold", holdID))
 }
 
 func (c *Coordinator) convertParts(tenant, property, holdID, resID string, rts []string) {
-	c.eachPart(tenant, property, rts, &Command{Op: &Command_ConvertHold{ConvertHold: &ConvertHold{HoldId: holdID, ReservationId: resID}}},
+	c.eachPart(tenant, property, rts, func(string) *Command {
+		return &Command{Op: &Command_ConvertHold{ConvertHold: &ConvertHold{HoldId: holdID, ReservationId: resID}}}
+	},
 		"hold part not converted; it converts on expiry", zap.String("hold", holdID))
 }
 
 // releaseReservation gives back a reservation's rooms on room types that
 // do not write its row.
 func (c *Coordinator) releaseReservation(tenant, property, id string, rts []string) {
-	c.eachPart(tenant, property, rts, &Command{Op: &Command_Cancel{Cancel: &Cancel{ReservationId: id}}},
+	c.eachPart(tenant, property, rts, func(string) *Command { return &Command{Op: &Command_Cancel{Cancel: &Cancel{ReservationId: id}}} },
 		"rooms of a reservation not given back; cancel again to retry", zap.String("reservation", id))
 }
 

@@ -30,10 +30,13 @@ func (a *inventoryActor) handleEntry(sender *actor.PID, cmd *Command, solo bool)
 		a.send(sender, notCommitted("room type %s is served by a node of another release; retry", a.roomType))
 		return
 	}
-	if a.refuseAtOnce(sender, cmd) {
-		return
-	}
 	if a.batchFull() || (solo && len(a.collecting.entries) > 0) {
+		if check := a.refusalCheck(cmd); check != nil && check(a.tentative) != nil {
+			if err := check(a.committed); err != nil {
+				a.send(sender, errReply(err)) // refused at once: see refusalCheck
+				return
+			}
+		}
 		a.backlog = append(a.backlog, &entry{sender: sender, cmd: cmd, solo: solo})
 		return
 	}
@@ -42,50 +45,49 @@ func (a *inventoryActor) handleEntry(sender *actor.PID, cmd *Command, solo bool)
 		return
 	}
 	a.decide(e)
+	if e.reply.Code != "" && e.idem == nil && e.key == "" {
+		if check := a.refusalCheck(cmd); check != nil && check(a.committed) != nil {
+			a.send(sender, e.reply) // refused at once: see refusalCheck
+			return
+		}
+	}
 	a.collecting.add(e)
 }
 
-// refuseAtOnce answers an unkeyed booking or hold that the rules refuse on
-// the committed state and on the tentative one alike (sold out, restricted),
-// without queueing it behind the batches in flight or in the backlog: in a
-// flash sale most requests are these, and they need no commit. It is safe
-// because the refusal depends on no pending change. Every acknowledged
-// change is in the committed state, so answering from it is answering as
-// of a moment after all of them and before the changes still pending
-// (concurrent with this request, so they may be ordered after it); and the
-// tentative state refusing too means the pending changes would not have
-// made room, so the answer is what the request would get in its turn.
+// refusalCheck returns, for an unkeyed booking or hold, the rules' decision
+// of it on a state (nil otherwise). A request those rules refuse on the
+// committed state and on the tentative one alike (sold out, restricted) is
+// answered at once, not behind the batches in flight or in the backlog: in
+// a flash sale most requests are these, and they need no commit. It is
+// safe because the refusal depends on no pending change. Every
+// acknowledged change is in the committed state, so answering from it is
+// answering as of a moment after all of them and before the changes still
+// pending (concurrent with this request, so they may be ordered after it);
+// and the tentative state refusing too means the pending changes would not
+// have made room, so the answer is what the request would get in its turn.
 // A keyed request waits: its refusal is stored with its key in the next
 // commit, before it is answered.
-func (a *inventoryActor) refuseAtOnce(sender *actor.PID, cmd *Command) bool {
+func (a *inventoryActor) refusalCheck(cmd *Command) func(inv *booking.Inventory) error {
 	if cmd.GetIdem().GetKey() != "" {
-		return false
+		return nil
 	}
-	var decide func(inv *booking.Inventory) error
 	switch op := cmd.GetOp().(type) {
 	case *Command_Book:
 		if op.Book.GetHoldId() != "" || op.Book.GetReservation() == nil {
-			return false // confirming a hold uses the hold's own rooms
+			return nil // confirming a hold uses the hold's own rooms
 		}
 		id := op.Book.GetReservation().GetId()
 		own := booking.StaysOf(staysOf(op.Book.GetReservation().GetStays()), a.roomType)
-		decide = func(inv *booking.Inventory) error { _, err := inv.DecideBook(a.roomType, id, own); return err }
+		return func(inv *booking.Inventory) error { _, err := inv.DecideBook(a.roomType, id, own); return err }
 	case *Command_Hold:
 		h := op.Hold
 		stays, expires := staysOf(h.GetStays()), time.UnixMilli(h.GetExpiresAtUnixMs()).UTC()
-		decide = func(inv *booking.Inventory) error {
+		return func(inv *booking.Inventory) error {
 			_, err := inv.DecideHold(a.roomType, h.GetHoldId(), stays, expires, h.GetReservationTag())
 			return err
 		}
-	default:
-		return false
 	}
-	err := decide(a.committed)
-	if err == nil || decide(a.tentative) == nil {
-		return false
-	}
-	a.send(sender, errReply(err))
-	return true
+	return nil
 }
 
 // decide runs the booking rules and fills e with events, writes and a reply.
@@ -184,7 +186,7 @@ func (a *inventoryActor) decideInventory(e *entry, c *SetInventory) error {
 		return err
 	}
 	e.reply = &Reply{NightsChanged: int32(nights)}
-	e.response = map[string]int{"updated_nights": nights}
+	e.response = booking.InventoryResult{UpdatedNights: nights}
 	if c.GetResponseBody() != nil {
 		e.response = c.GetResponseBody()
 	}

@@ -26,6 +26,13 @@ type RoomTypeAvailability struct {
 	Nights   []NightView `json:"nights"`
 }
 
+// InventoryResult is the answer to an ARI update: how many nights it
+// changed (the same body whether one room type's actor stores it with the
+// key or the gateway writes it).
+type InventoryResult struct {
+	UpdatedNights int `json:"updated_nights"`
+}
+
 // Idempotency is a change's Idempotency-Key as the engine keeps it: the
 // actor that commits the change stores the key's record (the request's
 // hash, and Status with the response body) in the same transaction.

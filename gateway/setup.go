@@ -213,10 +213,6 @@ type updateWire struct {
 	MinStay  *int32 `json:"min_stay"`
 }
 
-// inventoryResult is the body of a successful inventory update; the engine
-// stores json.Marshal of exactly this shape for idempotent replays.
-func inventoryResult(nights int) map[string]int { return map[string]int{"updated_nights": nights} }
-
 // updateInventory: POST /v1/properties/{property}/inventory, all or nothing
 // → 200 {"updated_nights":N}.
 func (h *setupHandler) updateInventory(c *gin.Context) {
@@ -260,7 +256,7 @@ func (h *setupHandler) updateInventory(c *gin.Context) {
 		if err != nil {
 			return nil, err
 		}
-		return inventoryResult(n), nil
+		return booking.InventoryResult{UpdatedNights: n}, nil
 	})
 }
 

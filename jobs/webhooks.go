@@ -132,8 +132,9 @@ type webhookLister interface {
 	ListWebhooks(ctx context.Context, tenant string) ([]persistence.WebhookEndpoint, error)
 }
 
-// tenantsWithWebhooks lists the tenants with at least one endpoint.
-type tenantsWithWebhooks interface {
+// WebhookTenantSource lists the tenants with at least one endpoint (the
+// store); WebhookTenants reads its set from it.
+type WebhookTenantSource interface {
 	TenantsWithWebhooks(ctx context.Context) ([]string, error)
 }
 
@@ -271,7 +272,7 @@ func (w *WebhookTenants) Has(tenant string) bool {
 }
 
 // Refresh reads the set from the store.
-func (w *WebhookTenants) Refresh(ctx context.Context, store tenantsWithWebhooks) error {
+func (w *WebhookTenants) Refresh(ctx context.Context, store WebhookTenantSource) error {
 	ts, err := store.TenantsWithWebhooks(ctx)
 	if err != nil {
 		return err
@@ -286,7 +287,7 @@ func (w *WebhookTenants) Refresh(ctx context.Context, store tenantsWithWebhooks)
 
 // Run refreshes the set every interval until ctx ends; while the store does
 // not answer, the last set stays.
-func (w *WebhookTenants) Run(ctx context.Context, store tenantsWithWebhooks, every time.Duration, log *zap.Logger) {
+func (w *WebhookTenants) Run(ctx context.Context, store WebhookTenantSource, every time.Duration, log *zap.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -15,7 +15,8 @@ tree=${3:-$(cd "$(dirname "$0")/.." && pwd)}
 here=$(cd "$(dirname "$0")" && pwd)
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 (cd "$tree" && go build -o "$work/staylock" ./cmd/staylock)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 APP_ENV=local DB_URL=memory:// HTTP_ADDR=127.0.0.1:$port LOG_LEVEL=warn STORAGE_PATH="$work/storage" \
