@@ -82,8 +82,9 @@ func (a *inventoryActor) drainBacklog() {
 	}
 }
 
-// commit writes batch b in one transaction, off the actor's goroutine; the
-// outcome comes back as a commitDone message.
+// commit hands batch b to the node's committer, which writes it in one
+// transaction (joined with other actors' batches), off the actor's
+// goroutine; the outcome comes back as a commitDone message.
 func (a *inventoryActor) commit(b *batch) {
 	b.firstSeq = a.committed.Seq + 1
 	now := a.opts.now().UTC()
@@ -120,13 +121,8 @@ func (a *inventoryActor) commit(b *batch) {
 		pb.Snapshot, _ = json.Marshal(a.tentative)
 		b.snapshot = true
 	}
-	store, sys, self, timeout, no := a.store, a.system, a.self, a.opts.CommitTimeout, b.no
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		err := store.CommitBatch(ctx, pb)
-		sys.Root.Send(self, &commitDone{no: no, err: err})
-	}()
+	sys, self, no := a.system, a.self, b.no
+	a.committer.submit(pb, func(err error) { sys.Root.Send(self, &commitDone{no: no, err: err}) })
 }
 
 func (a *inventoryActor) lastSeqOf(b *batch) int64 {

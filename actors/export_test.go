@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/staylock/staylock/booking"
 )
 
@@ -18,4 +20,15 @@ func LoadInventory(ctx context.Context, store Store, actorID string) (*booking.I
 func WithClock(o Options, now func() time.Time) Options {
 	o.now = now
 	return o
+}
+
+// PropsWithQueue is Props, with a function that tells how many batches
+// wait in their committer for a transaction slot.
+func PropsWithQueue(store Store, opts Options) (*actor.Props, func() int) {
+	p, c := props(store, opts)
+	return p, func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.queue)
+	}
 }

@@ -41,6 +41,10 @@ func (g *gatedStore) arm() (entered chan struct{}, release func()) {
 	return g.entered, func() { close(gate) }
 }
 
+func (g *gatedStore) CommitBatches(ctx context.Context, bs []persistence.Batch) []error {
+	return persistence.CommitEach(ctx, g.CommitBatch, bs)
+}
+
 func (g *gatedStore) CommitBatch(ctx context.Context, b persistence.Batch) error {
 	g.mu.Lock()
 	gate, entered := g.gate, g.entered

@@ -15,17 +15,20 @@ import (
 // change to it. Its work is split by concern over this package's files:
 //   - inventory.go: the actor, its messages and its life cycle;
 //   - decide.go: the booking rules applied to each command;
-//   - commit.go: group commit (one transaction per batch, off the mailbox)
-//     and what happens when a commit fails;
+//   - commit.go: group commit (one batch at a time, off the mailbox) and
+//     what happens when a commit fails;
+//   - committer.go: the node's committer, which joins the batches of many
+//     actors into one transaction;
 //   - idempotency.go: the keys the actor remembers and their stored records;
 //   - expiry.go: hold expiry and its timer;
 //   - snapshot.go: loading state and when to snapshot;
 //   - deltas.go: the nights a batch changed, for live deltas and jobs.
 
 type inventoryActor struct {
-	store Store
-	opts  Options
-	log   *zap.Logger
+	store     Store
+	committer *committer
+	opts      Options
+	log       *zap.Logger
 
 	system                     *actor.ActorSystem
 	self                       *actor.PID

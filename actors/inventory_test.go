@@ -224,6 +224,10 @@ type failingStore struct {
 	afterward bool // commit for real, then report ErrMaybeCommitted
 }
 
+func (f *failingStore) CommitBatches(ctx context.Context, bs []persistence.Batch) []error {
+	return persistence.CommitEach(ctx, f.CommitBatch, bs)
+}
+
 func (f *failingStore) CommitBatch(ctx context.Context, b persistence.Batch) error {
 	n := f.calls.Add(1)
 	if n != f.failCall {

@@ -23,7 +23,13 @@ type Options struct {
 	MaxBatch int
 	// GroupCommit false commits every change on its own (a benchmark switch).
 	GroupCommit bool
-	// CommitTimeout bounds one batch transaction.
+	// JoinCommits bounds the actors' batches one transaction joins (1:
+	// each actor's batch commits alone, a benchmark switch).
+	JoinCommits int
+	// CommitSlots bounds the transactions of a node's actors in flight at
+	// once; batches that are ready meanwhile join the next one.
+	CommitSlots int
+	// CommitTimeout bounds one transaction.
 	CommitTimeout time.Duration
 	// IdleTimeout passivates an actor nobody asked anything for this long.
 	IdleTimeout time.Duration
@@ -54,6 +60,8 @@ const (
 	DefaultSnapshotEvery = 500
 	DefaultMaxBatch      = 256
 	DefaultIdleTimeout   = 10 * time.Minute
+	DefaultJoinCommits   = 64
+	DefaultCommitSlots   = 2
 )
 
 func (o *Options) withDefaults() {
@@ -62,6 +70,12 @@ func (o *Options) withDefaults() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.JoinCommits <= 0 {
+		o.JoinCommits = DefaultJoinCommits
+	}
+	if o.CommitSlots <= 0 {
+		o.CommitSlots = DefaultCommitSlots
 	}
 	if o.CommitTimeout <= 0 {
 		o.CommitTimeout = 10 * time.Second
@@ -88,21 +102,29 @@ func (o *Options) withDefaults() {
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // Store is what the inventory actor needs of the store: its own state
-// (load, commit, the journal's last seq to resolve an unknown commit) and
-// the rows it reads while deciding.
+// (load, commit — its node's committer joins the batches of many actors —,
+// the journal's last seq to resolve an unknown commit) and the rows it
+// reads while deciding.
 type Store interface {
 	LoadActor(ctx context.Context, actorID string) (persistence.ActorState, error)
-	CommitBatch(ctx context.Context, b persistence.Batch) error
+	CommitBatches(ctx context.Context, bs []persistence.Batch) []error
 	LastSeq(ctx context.Context, actorID string) (int64, error)
 	GetRoomType(ctx context.Context, tenant, property, id string) (booking.RoomType, error)
 	GetReservation(ctx context.Context, tenant, id string) (booking.Reservation, error)
 	GetIdempotency(ctx context.Context, tenant, key string) (persistence.IdempotencyRecord, error)
 }
 
-// Props returns the actor props of the inventory kind.
+// Props returns the actor props of the inventory kind. The actors spawned
+// from them share one committer: call it once per node.
 func Props(store Store, opts Options) *actor.Props {
+	p, _ := props(store, opts)
+	return p
+}
+
+func props(store Store, opts Options) (*actor.Props, *committer) {
 	opts.withDefaults()
+	c := newCommitter(store, opts)
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &inventoryActor{store: store, opts: opts}
-	})
+		return &inventoryActor{store: store, committer: c, opts: opts}
+	}), c
 }

@@ -24,6 +24,10 @@ import (
 // each sell from their own copy.
 type unfencedStore struct{ persistence.Store }
 
+func (s unfencedStore) CommitBatches(ctx context.Context, bs []persistence.Batch) []error {
+	return persistence.CommitEach(ctx, s.CommitBatch, bs)
+}
+
 func (s unfencedStore) CommitBatch(ctx context.Context, b persistence.Batch) error {
 	for range 10 {
 		last, err := s.Store.LastSeq(ctx, b.ActorID)

@@ -104,18 +104,25 @@ type guardedStore struct {
 	log *zap.Logger
 }
 
-func (s guardedStore) CommitBatch(ctx context.Context, b persistence.Batch) error {
+func (s guardedStore) CommitBatches(ctx context.Context, bs []persistence.Batch) []error {
 	if err := s.g.check(); err != nil {
-		s.g.m.fenced.WithLabelValues(reasonEvicted).Inc()
-		return fmt.Errorf("commit %s from seq %d: %w (%w)", b.ActorID, b.FirstSeq, persistence.ErrFenced, err)
+		errs := make([]error, len(bs))
+		for i, b := range bs {
+			s.g.m.fenced.WithLabelValues(reasonEvicted).Inc()
+			errs[i] = fmt.Errorf("commit %s from seq %d: %w (%w)", b.ActorID, b.FirstSeq, persistence.ErrFenced, err)
+		}
+		return errs
 	}
-	err := s.Store.CommitBatch(ctx, b)
-	if errors.Is(err, persistence.ErrFenced) {
-		s.g.m.fenced.WithLabelValues(reasonFence).Inc()
-		s.log.Warn("actor write refused by the fence: a newer activation owns it",
-			zap.String("actor", b.ActorID), zap.Int64("first_seq", b.FirstSeq), zap.Int("events", len(b.Events)))
+	errs := s.Store.CommitBatches(ctx, bs)
+	for i, err := range errs {
+		if errors.Is(err, persistence.ErrFenced) {
+			b := bs[i]
+			s.g.m.fenced.WithLabelValues(reasonFence).Inc()
+			s.log.Warn("actor write refused by the fence: a newer activation owns it",
+				zap.String("actor", b.ActorID), zap.Int64("first_seq", b.FirstSeq), zap.Int("events", len(b.Events)))
+		}
 	}
-	return err
+	return errs
 }
 
 // passivation tracks the activations that are passivating.

@@ -117,6 +117,11 @@ type Config struct {
 	GroupCommit bool `env:"GROUP_COMMIT" envDefault:"true"`
 	// MaxBatch is the most requests one actor commits in one transaction.
 	MaxBatch int `env:"MAX_BATCH" envDefault:"256"`
+	// CommitJoin is the most room types' batches a node joins into one
+	// transaction (1: each room type commits alone, a benchmark switch).
+	CommitJoin int `env:"COMMIT_JOIN" envDefault:"64"`
+	// CommitSlots is the most of those transactions a node has in flight.
+	CommitSlots int `env:"COMMIT_SLOTS" envDefault:"2"`
 	// ActorIdleTimeout passivates a room type's actor nobody asked anything
 	// for this long (it keeps no holds); the next request reactivates it
 	// from its snapshot and journal.
@@ -694,6 +699,12 @@ func (c Config) validate() []Problem {
 	if c.MaxBatch < 1 {
 		add("MAX_BATCH", "must be at least 1")
 	}
+	if c.CommitJoin < 1 {
+		add("COMMIT_JOIN", "must be at least 1 (1 commits each room type alone)")
+	}
+	if c.CommitSlots < 1 {
+		add("COMMIT_SLOTS", "must be at least 1")
+	}
 	if c.ActorIdleTimeout < time.Second {
 		add("ACTOR_IDLE_TIMEOUT", "must be a duration of at least 1s such as 10m, not %s", c.ActorIdleTimeout)
 	}
@@ -913,6 +924,8 @@ func (c Config) Redacted() map[string]string {
 		"LOG_LEVEL":            c.LogLevel,
 		"GROUP_COMMIT":         strconv.FormatBool(c.GroupCommit),
 		"MAX_BATCH":            strconv.Itoa(c.MaxBatch),
+		"COMMIT_JOIN":          strconv.Itoa(c.CommitJoin),
+		"COMMIT_SLOTS":         strconv.Itoa(c.CommitSlots),
 		"ACTOR_IDLE_TIMEOUT":   c.ActorIdleTimeout.String(),
 		"METRICS_ADDR":         c.MetricsAddr,
 		"ADMIN_TENANT":         c.AdminTenant,

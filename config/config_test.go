@@ -93,6 +93,8 @@ func TestLoadDefaults(t *testing.T) {
 		GroupCommit:        true,
 		MaxBatch:           256,
 		ActorIdleTimeout:   10 * time.Minute,
+		CommitJoin:         64,
+		CommitSlots:        2,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -147,9 +149,10 @@ func TestLoadValidSetups(t *testing.T) {
 		{"etcd cluster", with(production(), "CLUSTER_PROVIDER", "etcd", "ETCD_ENDPOINTS", "http://10.0.0.2:2379,10.0.0.3:2379"), nil},
 		{"k8s cluster", with(production(), "CLUSTER_PROVIDER", "k8s"), nil},
 		{"smtp complete", map[string]string{"MAIL_MAILER": "smtp", "MAIL_HOST": "smtp.example.com", "MAIL_PORT": "587", "MAIL_FROM_ADDRESS": "Hotel <noreply@example.com>"}, nil},
-		{"tuning", map[string]string{"IDEMPOTENCY_TTL": "24h", "BODY_LIMIT": "2MiB", "RATE_LIMIT": "12.5", "SNAPSHOT_EVERY": "10", "SHUTDOWN_TIMEOUT": "5s", "LOG_LEVEL": "debug", "GROUP_COMMIT": "false", "MAX_BATCH": "1", "ACTOR_IDLE_TIMEOUT": "90s"}, func(t *testing.T, c config.Config) {
+		{"tuning", map[string]string{"IDEMPOTENCY_TTL": "24h", "BODY_LIMIT": "2MiB", "RATE_LIMIT": "12.5", "SNAPSHOT_EVERY": "10", "SHUTDOWN_TIMEOUT": "5s", "LOG_LEVEL": "debug", "GROUP_COMMIT": "false", "MAX_BATCH": "1", "ACTOR_IDLE_TIMEOUT": "90s", "COMMIT_JOIN": "1", "COMMIT_SLOTS": "4"}, func(t *testing.T, c config.Config) {
 			if c.IdempotencyTTL != 24*time.Hour || c.BodyLimit != 2<<20 || c.RateLimit != 12.5 || c.SnapshotEvery != 10 ||
-				c.ShutdownTimeout != 5*time.Second || c.LogLevel != "debug" || c.GroupCommit || c.MaxBatch != 1 || c.ActorIdleTimeout != 90*time.Second {
+				c.ShutdownTimeout != 5*time.Second || c.LogLevel != "debug" || c.GroupCommit || c.MaxBatch != 1 || c.ActorIdleTimeout != 90*time.Second ||
+				c.CommitJoin != 1 || c.CommitSlots != 4 {
 				t.Errorf("tuning not read: %+v", c)
 			}
 		}},
@@ -230,6 +233,8 @@ func TestLoadRules(t *testing.T) {
 		{"RATE_LIMIT negative", map[string]string{"RATE_LIMIT": "-1"}, "RATE_LIMIT", "0 (off) or a positive"},
 		{"SNAPSHOT_EVERY zero", map[string]string{"SNAPSHOT_EVERY": "0"}, "SNAPSHOT_EVERY", "at least 1"},
 		{"ACTOR_IDLE_TIMEOUT too short", map[string]string{"ACTOR_IDLE_TIMEOUT": "100ms"}, "ACTOR_IDLE_TIMEOUT", "at least 1s"},
+		{"COMMIT_JOIN zero", map[string]string{"COMMIT_JOIN": "0"}, "COMMIT_JOIN", "at least 1"},
+		{"COMMIT_SLOTS zero", map[string]string{"COMMIT_SLOTS": "0"}, "COMMIT_SLOTS", "at least 1"},
 		{"SHUTDOWN_TIMEOUT zero", map[string]string{"SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT", "positive duration"},
 		{"LOG_LEVEL unknown", map[string]string{"LOG_LEVEL": "verbose"}, "LOG_LEVEL", "debug, info, warn or error"},
 		{"GROUP_COMMIT not a bool", map[string]string{"GROUP_COMMIT": "sometimes"}, "GROUP_COMMIT", "true or false"},

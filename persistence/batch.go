@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,10 +64,32 @@ type preparedBatch struct {
 	deleteHolds  []HoldRow
 	idempotency  []IdempotencyRecord
 	jobs         []JobRow // distinct by (kind, key)
-	// jobArgs and jobNotify are the arguments of pgJobsSQL and
-	// pgJobsNotifySQL; nil without jobs.
-	jobArgs, jobNotify []any
-	notify             bool // carry the insert notification (Postgres)
+	pgJobs       []pgJob  // jobs encoded as pgJobsSQL takes them
+}
+
+// CommitEach is CommitBatches made of one CommitBatch per batch, in
+// order: for a store that cannot join batches, or a wrapper that changes
+// how each one commits.
+func CommitEach(ctx context.Context, commit func(context.Context, Batch) error, bs []Batch) []error {
+	errs := make([]error, len(bs))
+	for i, b := range bs {
+		errs[i] = commit(ctx, b)
+	}
+	return errs
+}
+
+// prepareBatches prepares bs for one transaction: it returns the batches
+// that passed, with their indexes in bs, and sets errs[i] of the others.
+func prepareBatches(bs []Batch, now time.Time, errs []error) (ps []*preparedBatch, at []int) {
+	for i, b := range bs {
+		p, err := prepareBatch(b, now)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		ps, at = append(ps, p), append(at, i)
+	}
+	return ps, at
 }
 
 func prepareBatch(b Batch, now time.Time) (*preparedBatch, error) {
@@ -165,10 +188,12 @@ func prepareHolds(actor string, hs []HoldRow) ([]HoldRow, error) {
 		idx[holdKey(h)] = len(out)
 		out = append(out, h)
 	}
-	slices.SortFunc(out, func(a, b HoldRow) int {
-		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.ID, b.ID), cmp.Compare(a.RoomType, b.RoomType))
-	})
+	slices.SortFunc(out, compareHolds)
 	return out, nil
+}
+
+func compareHolds(a, b HoldRow) int {
+	return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.ID, b.ID), cmp.Compare(a.RoomType, b.RoomType))
 }
 
 // prepareClaim checks and normalises a record for ClaimIdempotency.
@@ -235,9 +260,11 @@ func (p *preparedBatch) prepareJobs() error {
 			continue
 		}
 		seen[k] = true
-		p.jobs = append(p.jobs, j)
+		pj, err := newPGJob(j)
+		if err != nil {
+			return err
+		}
+		p.jobs, p.pgJobs = append(p.jobs, j), append(p.pgJobs, pj)
 	}
-	var err error
-	p.jobArgs, p.jobNotify, err = pgJobArgs(p.jobs, p.at)
-	return err
+	return nil
 }

@@ -90,24 +90,38 @@ const pgJobsSQL = `INSERT INTO river_job (args, kind, max_attempts, metadata, pr
 const pgJobsNotifySQL = `SELECT pg_notify(current_schema() || '.river_insert', json_build_object('queue', q)::text)
 	FROM unnest($1::text[]) AS q`
 
-// pgJobArgs are the arguments of pgJobsSQL and pgJobsNotifySQL.
-func pgJobArgs(jobs []JobRow, at time.Time) (insert []any, notify []any, err error) {
+// pgJob is a JobRow encoded for pgJobsSQL.
+type pgJob struct {
+	args, uniqueKey []byte
+	kind, queue     string
+	maxAttempts     int16
+}
+
+func newPGJob(j JobRow) (pgJob, error) {
+	args, err := j.encodedArgs()
+	if err != nil {
+		return pgJob{}, err
+	}
+	return pgJob{args: args, uniqueKey: jobUniqueKey(j), kind: j.Kind, queue: j.queue(), maxAttempts: int16(j.maxAttempts())}, nil
+}
+
+// pgJobArgs are the arguments of pgJobsSQL and pgJobsNotifySQL. A job
+// repeated (two batches of one transaction writing the same kind and key)
+// is skipped by pgJobsSQL as a duplicate of a live one would be.
+func pgJobArgs(jobs []pgJob, at time.Time) (insert []any, notify []any) {
 	n := len(jobs)
 	args, kinds, queues, keys := make([][]byte, n), make([]string, n), make([]string, n), make([][]byte, n)
 	attempts := make([]int16, n)
 	seen := map[string]bool{}
 	var wake []string
 	for i, j := range jobs {
-		if args[i], err = j.encodedArgs(); err != nil {
-			return nil, nil, err
-		}
-		kinds[i], queues[i], keys[i], attempts[i] = j.Kind, j.queue(), jobUniqueKey(j), int16(j.maxAttempts())
+		args[i], kinds[i], queues[i], keys[i], attempts[i] = j.args, j.kind, j.queue, j.uniqueKey, j.maxAttempts
 		if !seen[queues[i]] {
 			seen[queues[i]] = true
 			wake = append(wake, queues[i])
 		}
 	}
-	return []any{args, kinds, attempts, queues, keys, at, int32(uniqueStates)}, []any{wake}, nil
+	return []any{args, kinds, attempts, queues, keys, at, int32(uniqueStates)}, []any{wake}
 }
 
 // sqliteJobs inserts jobs in tx through River's client over riversqlite

@@ -289,6 +289,12 @@ func (s *MemoryStore) LastSeq(_ context.Context, actorID string) (int64, error) 
 	return 0, nil
 }
 
+// CommitBatches commits each batch on its own: the memory store has no
+// transaction to join them in, and none to save.
+func (s *MemoryStore) CommitBatches(ctx context.Context, bs []Batch) []error {
+	return CommitEach(ctx, s.CommitBatch, bs)
+}
+
 // CommitBatch applies b under the store's lock: every check (the fence,
 // the idempotency records) runs before the first write, so a refused batch
 // writes nothing. Nothing is durable; the outcome is never unknown.

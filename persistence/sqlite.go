@@ -387,42 +387,103 @@ const (
 // connection, so concurrent batches run one after the other and the fence
 // check (the journal ends at FirstSeq-1) cannot race.
 func (s *SQLiteStore) CommitBatch(ctx context.Context, b Batch) error {
-	p, err := prepareBatch(b, s.now())
-	if err != nil {
-		return err
+	return s.CommitBatches(ctx, []Batch{b})[0]
+}
+
+// CommitBatches writes the batches of several actors in one transaction,
+// one fsync for them all: each batch inside a savepoint of its own, so a
+// batch SQLite refuses (fenced, a key already completed, data it cannot
+// store) is rolled back alone and the others commit.
+func (s *SQLiteStore) CommitBatches(ctx context.Context, bs []Batch) []error {
+	errs := make([]error, len(bs))
+	ps, at := prepareBatches(bs, s.now(), errs)
+	if len(ps) == 0 {
+		return errs
 	}
-	what := fmt.Sprintf("commit batch %s seq %d..%d", p.ActorID, p.FirstSeq, p.lastSeq)
+	joined := len(ps) > 1
+	what := describe(ps)
+	failAll := func(err error) []error {
+		for _, i := range at {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return failAll(fmt.Errorf("%s: %w", what, err))
 	}
-	err = sqliteWriteBatch(ctx, tx, p)
-	if err == nil && len(p.jobs) > 0 {
-		if err = s.jobs.insert(ctx, tx, p.jobs); err != nil {
+	written := 0
+	for k, p := range ps {
+		err := s.writeInSavepoint(ctx, tx, p, joined)
+		if err == nil {
+			written++
+			continue
+		}
+		errs[at[k]] = err
+		if !joined || errors.Is(err, errTxBroken) {
 			_ = tx.Rollback()
-			return fmt.Errorf("%s: %w", what, err)
+			return failAll(fmt.Errorf("%s: not committed: %w", what, err))
 		}
-	}
-	if err != nil {
-		_ = tx.Rollback()
-		if errors.Is(err, ErrFenced) || errors.Is(err, ErrIdempotencyTaken) {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY && strings.Contains(err.Error(), "journal") {
-			return fmt.Errorf("%s: %w (%v)", what, ErrFenced, err)
-		}
-		return fmt.Errorf("%s: %w", what, sqliteDataError(err))
 	}
 	if err := ctx.Err(); err != nil {
 		_ = tx.Rollback()
-		return fmt.Errorf("%s: %w", what, err)
+		return failAll(fmt.Errorf("%s: %w", what, err))
+	}
+	if written == 0 {
+		_ = tx.Rollback()
+		return errs
 	}
 	if err := tx.Commit(); err != nil {
 		// SQLite rolls a failed COMMIT back, but an I/O error while syncing
 		// the log may still leave the commit on disk: do not guess.
-		return fmt.Errorf("%s: %w: %w", what, ErrMaybeCommitted, err)
+		return failAll(fmt.Errorf("%s: %w: %w", what, ErrMaybeCommitted, err))
 	}
-	return nil
+	return errs
+}
+
+// errTxBroken: a savepoint could not be rolled back or released, so the
+// transaction may hold part of a refused batch and must not commit.
+var errTxBroken = errors.New("transaction broken")
+
+// writeInSavepoint writes p in tx, inside a savepoint when the
+// transaction holds other batches too, and classifies a refusal; a refused
+// batch leaves nothing in tx.
+func (s *SQLiteStore) writeInSavepoint(ctx context.Context, tx *sql.Tx, p *preparedBatch, savepoint bool) error {
+	what := fmt.Sprintf("commit batch %s seq %d..%d", p.ActorID, p.FirstSeq, p.lastSeq)
+	if savepoint {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT batch"); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	err := sqliteWriteBatch(ctx, tx, p)
+	if err == nil && len(p.jobs) > 0 {
+		if err = s.jobs.insert(ctx, tx, p.jobs); err != nil {
+			err = fmt.Errorf("%s: %w", what, err)
+		}
+	} else if err != nil {
+		switch {
+		case errors.Is(err, ErrFenced) || errors.Is(err, ErrIdempotencyTaken):
+			err = fmt.Errorf("%s: %w", what, err)
+		case sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY && strings.Contains(err.Error(), "journal"):
+			err = fmt.Errorf("%s: %w (%v)", what, ErrFenced, err)
+		default:
+			err = fmt.Errorf("%s: %w", what, sqliteDataError(err))
+		}
+	}
+	if !savepoint {
+		return err
+	}
+	if err != nil {
+		if _, rerr := tx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO batch"); rerr != nil {
+			return fmt.Errorf("%w: %w (roll back to the savepoint: %w)", errTxBroken, err, rerr)
+		}
+	}
+	if _, rerr := tx.ExecContext(context.WithoutCancel(ctx), "RELEASE batch"); rerr != nil {
+		return fmt.Errorf("%w: %v (release the savepoint: %w)", errTxBroken, err, rerr)
+	}
+	return err
 }
 
 func sqliteWriteBatch(ctx context.Context, tx *sql.Tx, p *preparedBatch) error {

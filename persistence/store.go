@@ -255,6 +255,14 @@ type Store interface {
 	LoadActor(ctx context.Context, actorID string) (ActorState, error)
 	// CommitBatch writes a batch in one transaction; see Batch.
 	CommitBatch(ctx context.Context, b Batch) error
+	// CommitBatches commits the batches of several actors (a node's
+	// committer joins them), returning one outcome per batch: errs[i] is
+	// what CommitBatch(bs[i]) would return after the batches before it, so
+	// a fenced or refused batch fails alone and no batch is reported
+	// committed unless it is. The store may join them into one transaction
+	// (Postgres and SQLite do); an unknown outcome (ErrMaybeCommitted) is
+	// then unknown for every batch of that transaction.
+	CommitBatches(ctx context.Context, bs []Batch) (errs []error)
 	// LastSeq is the highest stored seq of the actor (0 when none).
 	LastSeq(ctx context.Context, actorID string) (int64, error)
 

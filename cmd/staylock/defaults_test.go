@@ -42,6 +42,8 @@ func TestConfigDefaultsAreThePackagesDefaults(t *testing.T) {
 		{"SNAPSHOT_EVERY", cfg.SnapshotEvery, actors.DefaultSnapshotEvery},
 		{"MAX_BATCH", cfg.MaxBatch, actors.DefaultMaxBatch},
 		{"ACTOR_IDLE_TIMEOUT", cfg.ActorIdleTimeout, actors.DefaultIdleTimeout},
+		{"COMMIT_JOIN", cfg.CommitJoin, actors.DefaultJoinCommits},
+		{"COMMIT_SLOTS", cfg.CommitSlots, actors.DefaultCommitSlots},
 		{"config.MinIdempotencyTTL", config.MinIdempotencyTTL, persistence.MinIdempotencyTTL},
 		{"BODY_LIMIT", int64(cfg.BodyLimit), int64(gateway.DefaultBodyLimit)},
 		{"WEBHOOK_MAX_ATTEMPTS", cfg.Jobs.WebhookMaxAttempts, jobs.DefaultWebhookMaxAttempts},

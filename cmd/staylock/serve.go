@@ -100,6 +100,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		Provider: cfg.ClusterProvider, Bind: cfg.ClusterBind, Seeds: cfg.ClusterSeeds, EtcdEndpoints: cfg.EtcdEndpoints,
 		Logger: log, Registry: reg,
 		Actor: actors.Options{SnapshotEvery: int64(cfg.SnapshotEvery), MaxBatch: cfg.MaxBatch, IdleTimeout: cfg.ActorIdleTimeout,
+			JoinCommits: cfg.CommitJoin, CommitSlots: cfg.CommitSlots,
 			GroupCommit: cfg.GroupCommit, IdempotencyTTL: cfg.IdempotencyTTL, OnCommit: bus.Publish,
 			Outbox: outbox(cfg, hooks)},
 	})
